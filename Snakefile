@@ -1,0 +1,15 @@
+# Starlight: is there one "star" model linearly connected, after permutation alignment, to every solution?
+# The rules live in workflow/rules/, their scripts in workflow/scripts/, all logic in the starlight package.
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/barrier.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,39 @@
+"""Per-experiment tables: every pair's barriers, the long-format curves, and a summary per pair type."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .barrier import BARRIER_COLUMNS
+
+KEY_COLUMNS = ("experiment", "pair_type", "model1", "model2")
+SUMMARY_COLUMNS = ("pair_type", "n_anchors", "metric", "n", "mean", "std", "min", "max")
+
+
+def collect_barriers(experiment: str, barrier_csvs: list[str]) -> pd.DataFrame:
+    df = pd.concat([pd.read_csv(p) for p in barrier_csvs], ignore_index=True)
+    df.insert(0, "experiment", experiment)
+    df["n_anchors"] = df["n_anchors"].astype("Int64")
+    first = [*KEY_COLUMNS, *BARRIER_COLUMNS, "n_anchors"]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def collect_curves(barriers: pd.DataFrame, curve_csvs: list[str]) -> pd.DataFrame:
+    """Stack the per-pair curves; `curve_csvs` are in the row order of `barriers`."""
+    frames = []
+    for (_, row), path in zip(barriers.iterrows(), curve_csvs):
+        df = pd.read_csv(path)
+        for i, col in enumerate((*KEY_COLUMNS, "n_anchors")):
+            df.insert(i, col, row[col])
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["n_anchors"] = out["n_anchors"].astype("Int64")
+    return out
+
+
+def summarise(barriers: pd.DataFrame) -> pd.DataFrame:
+    """n, mean, std, min, max of each barrier metric per (pair_type, n_anchors)."""
+    long = barriers.melt(id_vars=["pair_type", "n_anchors"], value_vars=list(BARRIER_COLUMNS), var_name="metric")
+    stats = (long.groupby(["pair_type", "n_anchors", "metric"], dropna=False, sort=True)["value"]
+             .agg(n="count", mean="mean", std="std", min="min", max="max").reset_index())
+    return stats[list(SUMMARY_COLUMNS)]

@@ -1,0 +1,259 @@
+"""Weight-matching alignment (Ainsworth et al., "Git Re-Basin", 2023) built on `rebasin`.
+
+Hidden units of a network can be permuted without changing the function it computes.
+Weight matching picks, for every group of hidden units, the permutation of model B that
+makes B's weights most similar to a reference A (maximising sum_l <W_a^l, P_l W_b^l P_{l-1}^T>
+by coordinate descent over the P_l, each step a linear assignment problem).
+
+`rebasin` (0.0.47) traces the model with torchview and works out which parameters share a
+permutation (a Linear's output rows, its bias, the following BatchNorm's affine parameters
+and the next Linear's input columns). We keep that graph, rebasin's Permutation objects and
+its loop/application code, and repair what it gets wrong:
+
+1. BatchNorm buffers. rebasin permutes BN weight and bias but not running_mean /
+   running_var, so an aligned BN model computes a different function in eval mode.
+   We permute the buffers with the very Permutation object rebasin attached to the BN
+   module (num_batches_tracked is a scalar and needs nothing).
+2. Duplicated cost terms. rebasin's LinearPath/PathSequence.permutation_to_info extends
+   each list with itself, so the first layer's terms are counted 4x and the rest 2x:
+   a different objective from the paper's. We de-duplicate per (parameter, axis).
+3. 1-D parameters are ignored. For biases and BN affine parameters rebasin computes
+   `w_a @ w_b` of two vectors, a scalar added to every cost entry, so they do not
+   influence the matching. We add the outer product instead, as in the paper.
+4. Nondeterminism. The order of the coordinate updates comes from the global torch
+   RNG; we draw it from a generator seeded by `seed`.
+5. Side effects of tracing. torchview moves the traced model to CUDA when one is
+   available; we trace deep copies and move them back to where the inputs lived.
+
+The result is checked to compute the same function as the input on `example_input`,
+so an architecture rebasin mis-traces fails loudly instead of silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+
+import torch
+from rebasin import PermutationCoordinateDescent
+from rebasin.modules import ModuleBase, Permutation, PermutationInfo
+from rebasin.paths import LinearPath, ParallelPaths, PathSequence
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+
+__all__ = ["align", "align_with_permutations", "permute_hidden_units"]
+
+
+def align(
+    reference: nn.Module,
+    model: nn.Module,
+    example_input: torch.Tensor,
+    *,
+    seed: int = 0,
+    max_iterations: int = 100,
+) -> nn.Module:
+    """Return a copy of `model` with its hidden units permuted to match `reference`.
+
+    The copy computes the same function as `model` (a pure re-parametrisation, BN
+    running statistics included); `reference` and `model` are left untouched.
+    `example_input` is only used to trace the architecture and to check the result.
+    Identical arguments give an identical state dict.
+    """
+    aligned, _ = align_with_permutations(
+        reference, model, example_input, seed=seed, max_iterations=max_iterations
+    )
+    return aligned
+
+
+def align_with_permutations(
+    reference: nn.Module,
+    model: nn.Module,
+    example_input: torch.Tensor,
+    *,
+    seed: int = 0,
+    max_iterations: int = 100,
+) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+    """Like `align`, but also return the permutations found.
+
+    The dict maps the name of the layer that produces a group of hidden units (e.g.
+    "net.1") to indices `perm` with: unit i of the aligned model is unit perm[i] of
+    `model`, i.e. aligned.weight == model.weight[perm] for that layer.
+    """
+    ref_device, model_device = _device(reference), _device(model)
+    ref, out = copy.deepcopy(reference), copy.deepcopy(model)
+    matcher = _WeightMatching(ref, out, example_input, seed=seed)
+    ref.to(ref_device)  # undo torchview's move to CUDA (parameters keep their identity)
+    out.to(model_device)
+    matcher.rebasin(max_iterations)
+    _check_same_function(model, out, example_input)
+    return out, matcher.permutations()
+
+
+def permute_hidden_units(model: nn.Module, seed: int) -> nn.Module:
+    """Return a copy of `model` with a random permutation planted in every hidden layer.
+
+    Independent of rebasin, so it can serve as ground truth in tests. It assumes a plain
+    feed-forward chain whose `modules()` order is the data-flow order (true for the MLP
+    and CNN in `starlight.models`): each Linear/Conv except the last gets its outputs
+    permuted, the next one its inputs, and BatchNorms in between (affine parameters and
+    running stats) follow the permutation of the layer before them.
+    """
+    out = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(seed)
+    layers = [m for m in out.modules() if isinstance(m, (nn.Linear, _ConvNd))]
+    prev: torch.Tensor | None = None
+    with torch.no_grad():
+        for m in out.modules():
+            if isinstance(m, (nn.Linear, _ConvNd)):
+                if prev is not None:
+                    if m.weight.shape[1] != len(prev):
+                        raise ValueError(f"{m} does not consume the previous layer's units directly")
+                    m.weight.copy_(m.weight[:, prev])
+                if m is layers[-1]:
+                    prev = None
+                    continue
+                prev = torch.randperm(m.weight.shape[0], generator=gen)
+                m.weight.copy_(m.weight[prev])
+                if m.bias is not None:
+                    m.bias.copy_(m.bias[prev])
+            elif isinstance(m, _BatchNorm) and prev is not None:
+                for t in (m.weight, m.bias, m.running_mean, m.running_var):
+                    if t is not None:
+                        t.copy_(t[prev])
+    return out
+
+
+class _WeightMatching(PermutationCoordinateDescent):
+    """rebasin's coordinate descent with the cost and BN fixes described in the module doc."""
+
+    def __init__(self, reference: nn.Module, model: nn.Module, example_input: torch.Tensor, *, seed: int):
+        # logging_level=ERROR keeps rebasin silent (no prints, tqdm disabled).
+        super().__init__(reference, model, example_input, logging_level=logging.ERROR)
+        self._generator = torch.Generator().manual_seed(seed)
+        self._modules = list(_graph_modules(self.pinit.model_graph))
+        self._check_batchnorms_covered()
+
+        # One entry per permutation, each (parameter, axis) counted once (fix 2).
+        self._groups: list[tuple[Permutation, list[PermutationInfo]]] = []
+        for perm, infos in self.pinit.model_graph.permutation_to_info:
+            seen: set[tuple[int, int]] = set()
+            unique = []
+            for info in infos:
+                key = (id(info.parameter_b), info.axis)
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(info)
+            self._groups.append((perm, unique))
+
+        # Which permutations act on which axes of each of B's parameters; used to permute
+        # the "other" axes when building a cost matrix, without rebasin's deepcopies.
+        self._axes: dict[int, list[tuple[int, Permutation]]] = {}
+        for perm, infos in self._groups:
+            for info in infos:
+                self._axes.setdefault(id(info.parameter_b), []).append((info.axis, perm))
+
+    def _check_batchnorms_covered(self) -> None:
+        """A BN without affine parameters is invisible to rebasin; its running stats would
+        then be left unpermuted, and we cannot find its permutation in the graph."""
+        in_graph = {id(m.module_b) for m in self._modules}
+        for m in self.model_b.modules():
+            if isinstance(m, _BatchNorm) and m.track_running_stats and id(m) not in in_graph:
+                raise NotImplementedError(f"{m}: BatchNorm without affine parameters is not supported")
+
+    def _other_axes_permuted(self, info: PermutationInfo) -> torch.Tensor:
+        w = info.parameter_b.detach()
+        for axis, perm in self._axes[id(info.parameter_b)]:
+            if axis != info.axis:
+                w = _take(w, axis, perm.perm_indices)
+        return w
+
+    def _calculate_permutations_step(self, loop: object) -> bool:
+        """One sweep over all permutations in seeded random order; True if any improved."""
+        progress = False
+        for i in torch.randperm(len(self._groups), generator=self._generator).tolist():
+            perm, infos = self._groups[i]
+            n = len(perm)
+            cost = torch.zeros(n, n, dtype=torch.float64)
+            for info in infos:
+                # Rows = this group's units; a 1-D parameter becomes an (n, 1) column, so it
+                # contributes the outer product b_a b_b^T (fix 3).
+                w_a = info.parameter_a.detach().moveaxis(info.axis, 0).reshape(n, -1)
+                w_b = self._other_axes_permuted(info).moveaxis(info.axis, 0).reshape(n, -1)
+                cost += w_a.double().cpu() @ w_b.double().cpu().T
+            _, cols = linear_sum_assignment(cost.numpy(), maximize=True)
+            new = torch.from_numpy(cols).long()
+            rows = torch.arange(n)
+            old_value = cost[rows, perm.perm_indices.cpu()].sum().item()
+            gain = cost[rows, new].sum().item() - old_value
+            # Only accept strict improvements: ties must not make the permutation flip-flop.
+            if gain > 1e-12 * max(1.0, abs(old_value)):
+                perm.perm_indices = new
+                progress = True
+        return progress
+
+    @torch.no_grad()
+    def apply_permutations(self) -> None:
+        """rebasin permutes the parameters; we add the BN running stats (fix 1)."""
+        super().apply_permutations()
+        for mod in self._modules:
+            bn = mod.module_b
+            if isinstance(bn, _BatchNorm) and mod.output_permutation is not None:
+                for name in ("running_mean", "running_var"):
+                    buf = getattr(bn, name)
+                    if buf is not None:
+                        buf.copy_(buf[mod.output_permutation.perm_indices.to(buf.device)])
+        # rebasin leaves permuted-along-axis-1 weights as non-contiguous views.
+        for p in self.model_b.parameters():
+            p.data = p.data.contiguous()
+
+    def permutations(self) -> dict[str, torch.Tensor]:
+        """{name of the layer producing the units: perm indices} (see align_with_permutations)."""
+        names = {id(m): name for name, m in self.model_b.named_modules()}
+        result: dict[str, torch.Tensor] = {}
+        for perm, infos in self._groups:
+            producers = [i for i in infos if i.axis == 0 and i.parameter_b.dim() > 1] or infos
+            result[names[id(producers[0].module.module_b)]] = perm.perm_indices.clone()
+        return result
+
+
+def _graph_modules(path: LinearPath | ParallelPaths | PathSequence) -> Iterator[ModuleBase]:
+    """All rebasin module wrappers in a traced model graph."""
+    if isinstance(path, LinearPath):
+        yield from path.modules
+    else:
+        for sub in path.paths:
+            yield from _graph_modules(sub)
+
+
+def _take(w: torch.Tensor, axis: int, idx: torch.Tensor) -> torch.Tensor:
+    return w.index_select(axis, idx.to(w.device))
+
+
+def _device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def _eval_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Eval-mode forward that restores every submodule's train/eval flag afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        return model(x.to(_device(model)))
+    finally:
+        for m, training in flags:
+            m.training = training
+
+
+def _check_same_function(model: nn.Module, aligned: nn.Module, x: torch.Tensor) -> None:
+    y, y_aligned = _eval_forward(model, x), _eval_forward(aligned, x)
+    scale = max(1.0, y.abs().max().item())
+    if not torch.allclose(y_aligned, y, rtol=1e-4, atol=1e-4 * scale):
+        raise RuntimeError(
+            "alignment changed the model's function; rebasin probably mis-traced this "
+            f"architecture (max abs diff {(y_aligned - y).abs().max().item():.3g})"
+        )

@@ -1,0 +1,78 @@
+"""Linear-mode-connectivity barriers along the straight path between two models."""
+
+from __future__ import annotations
+
+import copy
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from .bn import recompute_bn_stats
+from .metrics import evaluate
+
+BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier")
+
+
+def grid(points: int) -> list[float]:
+    """`points` evenly spaced t in [0, 1], endpoints included."""
+    if points < 2:
+        raise ValueError(f"a barrier grid needs at least 2 points, got {points}")
+    return [i / (points - 1) for i in range(points)]
+
+
+def interpolate_state(sd1: dict[str, torch.Tensor], sd2: dict[str, torch.Tensor], t: float) -> dict[str, torch.Tensor]:
+    """(1−t)·sd1 + t·sd2 for floating tensors; integer buffers (BN batch counters) are taken from sd1."""
+    return {k: torch.lerp(v, sd2[k].to(v.dtype), t) if v.is_floating_point() else v.clone()
+            for k, v in sd1.items()}
+
+
+def barrier(ts: Iterable[float], values: Iterable[float], kind: str = "loss") -> float:
+    """Largest deviation of the curve from the chord between its endpoints.
+
+    loss: max_t [L(t) − ((1−t)·L(0) + t·L(1))], clipped at ≥ 0.
+    accuracy: min_t [A(t) − ((1−t)·A(0) + t·A(1))], clipped at ≤ 0.
+    """
+    ts, values = list(ts), list(values)
+    if len(ts) != len(values) or len(ts) < 2 or ts[0] != 0.0 or ts[-1] != 1.0:
+        raise ValueError("a barrier needs matching t and values with t running from 0 to 1")
+    v0, v1 = values[0], values[-1]
+    gaps = [v - ((1 - t) * v0 + t * v1) for t, v in zip(ts, values)]
+    if kind == "loss":
+        return max(0.0, max(gaps))
+    if kind == "accuracy":
+        return min(0.0, min(gaps))
+    raise ValueError(f"unknown barrier kind {kind!r}")
+
+
+@torch.no_grad()
+def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+          ts: list[float], bn_x: torch.Tensor | None = None) -> list[dict]:
+    """Loss and accuracy at each t on each split. Endpoints are the models themselves; at interior
+    points BN statistics are re-estimated on `bn_x` first (when the model has BN)."""
+    sd1, sd2 = model1.state_dict(), model2.state_dict()
+    probe = copy.deepcopy(model1)
+    rows = []
+    for t in ts:
+        if t == 0.0:
+            model = model1
+        elif t == 1.0:
+            model = model2
+        else:
+            probe.load_state_dict(interpolate_state(sd1, sd2, t))
+            model = recompute_bn_stats(probe, bn_x) if bn_x is not None else probe
+        for split, (x, y) in splits.items():
+            loss, acc = evaluate(model, x, y)
+            rows.append({"t": t, "split": split, "loss": loss, "accuracy": acc})
+    return rows
+
+
+def barriers_from_curve(rows: list[dict]) -> dict[str, float]:
+    """The four barriers (train/test × loss/accuracy) of a curve made by `curve`."""
+    out = {}
+    for split in ("train", "test"):
+        pts = sorted((r["t"], r["loss"], r["accuracy"]) for r in rows if r["split"] == split)
+        ts = [p[0] for p in pts]
+        out[f"{split}_loss_barrier"] = barrier(ts, [p[1] for p in pts], "loss")
+        out[f"{split}_acc_barrier"] = barrier(ts, [p[2] for p in pts], "accuracy")
+    return out

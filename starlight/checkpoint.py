@@ -1,0 +1,108 @@
+"""Checkpoints: written atomically, read with `weights_only=True`, checked against the expected architecture."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+FORMAT = "starlight-model-v1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, unsafe, or of the wrong architecture."""
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call `write(tmp_path)`, then rename onto `path`: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_torch(obj: Any, path: str | Path) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def save_json(obj: Any, path: str | Path) -> None:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    atomic_write(path, write)
+
+
+def save_model(model: nn.Module, model_cfg: dict, path: str | Path) -> None:
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    save_torch({"format": FORMAT, "model": dict(model_cfg), "state_dict": state}, path)
+
+
+def load_torch(path: str | Path) -> Any:
+    """`torch.load(weights_only=True)` with errors that name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"checkpoint {path} was refused by weights-only loading (it carries code or objects other than "
+            f"tensors): {str(exc).splitlines()[0]}"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {str(exc).splitlines()[0]}") from exc
+
+
+def load_state_dict(path: str | Path, model_cfg: dict | None = None) -> dict[str, torch.Tensor]:
+    """Read a model checkpoint (ours, or a plain state dict) and return its state dict."""
+    obj = load_torch(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        saved_cfg = obj["model"]
+        if model_cfg is not None:
+            keys = ("name", "depth", "width", "batchnorm")
+            diff = {k: (saved_cfg.get(k), model_cfg.get(k)) for k in keys if saved_cfg.get(k) != model_cfg.get(k)}
+            if diff:
+                detail = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
+                raise CheckpointError(f"checkpoint {path} has a different architecture ({detail})")
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"checkpoint {path} holds no state dict of tensors")
+    return obj
+
+
+def load_into(model: nn.Module, path: str | Path, model_cfg: dict | None = None) -> nn.Module:
+    """Load a checkpoint into `model`, refusing missing, unexpected or wrongly shaped tensors."""
+    state = load_state_dict(path, model_cfg)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:4])}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:4])}")
+        if shapes:
+            parts.append(f"shape mismatch {'; '.join(shapes[:4])}")
+        raise CheckpointError(f"checkpoint {path} does not fit the configured model ({'; '.join(parts)})")
+    model.load_state_dict(state)
+    return model

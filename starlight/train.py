@@ -1,0 +1,165 @@
+"""The SGD loop shared by anchor, held-out and star training, with resumable training state.
+
+Every `checkpoint_every` epochs the full state (model, optimizer, scheduler, epoch, RNG states and the
+trainer's own extra state) is written atomically. The data order of an epoch is a pure function of
+(seed, epoch), so a run resumed from that state ends bit-identical to an uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import CheckpointError, load_torch, save_torch
+from .data import batches, epoch_order
+
+log = logging.getLogger("starlight")
+
+
+class DivergenceError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def make_optimizer(params, cfg: dict) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
+                           nesterov=cfg["nesterov"] and cfg["momentum"] > 0, weight_decay=cfg["weight_decay"])
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: dict, total_steps: int):
+    """Per-step learning-rate schedule: `cosine` decays to zero, `constant` keeps the rate."""
+    warmup = int(cfg.get("warmup_steps", 0))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if cfg["schedule"] == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def _rng_state() -> dict:
+    py = random.getstate()
+    np_state = np.random.get_state()
+    state = {
+        "python": (py[0], list(py[1]), py[2]),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, random.Random], tuple[torch.Tensor, torch.Tensor]]
+
+
+def run_sgd(
+    name: str,
+    model: nn.Module,
+    loss_fn: LossFn,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    cfg: dict,
+    seed: int,
+    state_path: str | Path | None = None,
+    extra_state: Callable[[], dict] | None = None,
+    load_extra_state: Callable[[dict], None] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> list[dict]:
+    """Train `model`'s parameters with SGD on `loss_fn(x, y, rng) -> (loss, logits)`.
+
+    `rng` is a per-epoch `random.Random` for the trainer's own draws (the star's anchor and t).
+    Returns the per-epoch history. Raises DivergenceError on a non-finite loss.
+    """
+    epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
+    steps_per_epoch = math.ceil(train_x.shape[0] / batch_size)
+    opt = make_optimizer(model.parameters(), cfg)
+    sched = make_scheduler(opt, cfg, epochs * steps_per_epoch)
+    every = int(cfg.get("checkpoint_every", 0) or 0)
+    history: list[dict] = []
+    start_epoch = 0
+
+    state_path = Path(state_path) if state_path else None
+    if state_path is not None and state_path.exists():
+        try:
+            state = load_torch(state_path)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            _set_rng_state(state["rng"])
+            if load_extra_state is not None:
+                load_extra_state(state["extra"])
+            start_epoch, history = int(state["epoch"]), list(state["history"])
+            log.info("%s: resumed from %s at epoch %d/%d", name, state_path, start_epoch, epochs)
+        except (CheckpointError, KeyError, RuntimeError, ValueError) as exc:
+            log.warning("%s: ignoring unusable training state %s (%s); starting afresh", name, state_path, exc)
+            state_path.unlink(missing_ok=True)
+            return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
+                           extra_state, load_extra_state, on_epoch_end)
+
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        model.train()
+        order = epoch_order(train_x.shape[0], seed, epoch, train_x.device)
+        rng = random.Random(seed * 7919 + epoch)
+        loss_sum = torch.zeros((), device=train_x.device)
+        correct = torch.zeros((), device=train_x.device, dtype=torch.long)
+        for step, (x, y) in enumerate(batches(train_x, train_y, batch_size, order)):
+            loss, logits = loss_fn(x, y, rng)
+            if not torch.isfinite(loss):
+                raise DivergenceError(
+                    f"{name}: loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}; training diverged "
+                    f"(lower the learning rate?)"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach() * x.shape[0]
+            correct += (logits.detach().argmax(1) == y).sum()
+        n = train_x.shape[0]
+        record = {"epoch": epoch + 1, "loss": loss_sum.item() / n, "acc": correct.item() / n,
+                  "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        history.append(record)
+        log.info("%s epoch %d/%d loss %.4f acc %.4f lr %.4g %.2fs", name, epoch + 1, epochs,
+                 record["loss"], record["acc"], record["lr"], record["seconds"])
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+        if state_path is not None and every and (epoch + 1) % every == 0 and epoch + 1 < epochs:
+            save_torch({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "rng": _rng_state(), "extra": extra_state() if extra_state else {},
+                        "epoch": epoch + 1, "history": history}, state_path)
+    return history
+
+
+def train_classifier(name: str, model: nn.Module, train_x, train_y, cfg: dict, seed: int,
+                     state_path: str | Path | None = None) -> list[dict]:
+    """Ordinary SGD training: the anchors and held-out models."""
+
+    def loss_fn(x, y, rng):
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+
+    return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path)

@@ -1,0 +1,39 @@
+rule train:
+    input:
+        data=dataset_file,
+    output:
+        checkpoint=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.pt",
+        meta=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.json",
+    params:
+        cfg=train_params,
+        state=f"{RESULTS}/{{exp}}/state/{{role}}-{{seed}}.pt",
+    log:
+        f"{RESULTS}/{{exp}}/logs/train/{{role}}-{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/{{exp}}/benchmarks/train/{{role}}-{{seed}}.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    script:
+        "../scripts/train.py"
+
+
+rule train_star:
+    input:
+        data=dataset_file,
+        anchors=star_anchor_checkpoints,
+    output:
+        checkpoint=f"{RESULTS}/{{exp}}/models/star-{{index}}.pt",
+        meta=f"{RESULTS}/{{exp}}/models/star-{{index}}.json",
+    params:
+        cfg=star_params,
+        state=f"{RESULTS}/{{exp}}/state/star-{{index}}.pt",
+    log:
+        f"{RESULTS}/{{exp}}/logs/train_star/star-{{index}}.log",
+    benchmark:
+        f"{RESULTS}/{{exp}}/benchmarks/train_star/star-{{index}}.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    script:
+        "../scripts/train_star.py"

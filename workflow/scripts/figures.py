@@ -1,0 +1,8 @@
+from pathlib import Path
+
+from starlight.jobs import figures_job
+from starlight.runtime import setup_logging
+
+setup_logging(snakemake.log[0])
+figures_job(snakemake.wildcards.exp, snakemake.input.barriers, snakemake.input.curves,
+            str(Path(snakemake.output[0]).parent))

@@ -1,0 +1,6 @@
+from starlight.jobs import star_job
+from starlight.runtime import setup_logging
+
+setup_logging(snakemake.log[0])
+star_job(snakemake.input.data, snakemake.params.cfg, f"star-{snakemake.wildcards.index}", list(snakemake.input.anchors),
+         snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads)
