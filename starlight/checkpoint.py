@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -37,7 +38,11 @@ def atomic_write(path: str | Path, write) -> None:
 
 
 def save_torch(obj: Any, path: str | Path) -> None:
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """`torch.save` via an in-memory buffer: torch names the archive's inner folder after the file it
+    writes, so saving straight to a randomly named temporary file would make identical runs differ."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
 
 
 def save_json(obj: Any, path: str | Path) -> None:
@@ -66,7 +71,7 @@ def load_torch(path: str | Path) -> Any:
             f"checkpoint {path} was refused by weights-only loading (it carries code or objects other than "
             f"tensors): {str(exc).splitlines()[0]}"
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {str(exc).splitlines()[0]}") from exc
 
 

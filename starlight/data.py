@@ -1,7 +1,8 @@
 """Dataset materialisation and in-memory batching.
 
-Fashion-MNIST is found, in order, under a user-given root, under Debian's `dataset-fashion-mnist`
-package (/usr/share/datasets/fashion-mnist), or fetched by torchvision's downloader when allowed.
+Fashion-MNIST is read from a user-given root if the config sets one, else from Debian's
+`dataset-fashion-mnist` package (/usr/share/datasets/fashion-mnist), else fetched by torchvision's
+downloader when allowed.
 Debian recompressed the files (their checksums differ from torchvision's), so we decompress the raw
 `*-ubyte.gz` ourselves and let torchvision parse them with `download=False`.
 """
@@ -60,26 +61,27 @@ def _stage_raw(root: Path, staging: Path) -> bool:
 
 
 def load_fashion_mnist(data_root: str | None = None, allow_download: bool = False) -> dict[str, torch.Tensor]:
-    """Return {'train_x','train_y','test_x','test_y'} as uint8 images [N,28,28] and int64 labels."""
+    """Return {'train_x','train_y','test_x','test_y'} as uint8 images [N,28,28] and int64 labels.
+
+    Searched: `data_root` if given (alone), else Debian's package, else torchvision's download if allowed.
+    """
     from torchvision.datasets import FashionMNIST
 
     with tempfile.TemporaryDirectory(prefix="starlight-data-") as tmp:
         staging = Path(tmp)
-        roots: list[Path] = []
-        if data_root:
-            user_root = Path(data_root)
-            if not user_root.is_dir():
-                raise DataError(f"data_root {str(user_root)!r} does not exist or is not a folder. {HOW_TO_PROVIDE}")
-            roots.append(user_root)
-        roots.append(DEBIAN_ROOTS["fashion_mnist"])
-        staged = any(root.is_dir() and _stage_raw(root, staging) for root in roots)
-        if not staged and data_root:
-            raise DataError(
-                f"data_root {data_root!r} holds no Fashion-MNIST raw files "
-                f"({', '.join(RAW_FILES)}, optionally .gz). {HOW_TO_PROVIDE}"
-            )
-        if not staged and not allow_download:
-            raise DataError(f"Fashion-MNIST not found under {', '.join(map(str, roots))}. {HOW_TO_PROVIDE}")
+        if data_root:  # a user-given root is used alone: silently reading another copy would hide a mistake
+            root = Path(data_root)
+            if not root.is_dir():
+                raise DataError(f"data_root {str(root)!r} does not exist or is not a folder. {HOW_TO_PROVIDE}")
+            if not _stage_raw(root, staging):
+                raise DataError(f"data_root {data_root!r} holds no Fashion-MNIST raw files "
+                                f"({', '.join(RAW_FILES)}, optionally .gz). {HOW_TO_PROVIDE}")
+            staged = True
+        else:
+            root = DEBIAN_ROOTS["fashion_mnist"]
+            staged = root.is_dir() and _stage_raw(root, staging)
+            if not staged and not allow_download:
+                raise DataError(f"Fashion-MNIST not found under {root}. {HOW_TO_PROVIDE}")
         try:
             train = FashionMNIST(str(staging), train=True, download=not staged)
             test = FashionMNIST(str(staging), train=False, download=not staged)

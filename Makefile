@@ -1,0 +1,34 @@
+# Two entry points: `make run` (the pipeline on config/config.yaml) and `make test` (the test suite).
+# Both bootstrap what they need: the virtualenv with pinned packages, and the dataset.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+STAMP := $(VENV)/.installed-$(shell cat envs/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test venv data lint clean-venv
+
+run: venv data
+	$(BIN)/snakemake --cores $(CORES) $(ARGS)
+
+test: venv data
+	$(BIN)/python -m pytest $(ARGS)
+
+venv: $(STAMP)
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r envs/requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+data:
+	scripts/get-data.sh
+
+lint: venv
+	$(BIN)/snakemake --lint
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,82 @@
+"""Bad configs fail before any job runs, through the real snakemake command line, naming the key."""
+
+import pytest
+import yaml
+
+from conftest import copy_workflow, run_snakemake
+
+TINY = {
+    "experiments": {
+        "tiny": {
+            "model": {"name": "mlp", "depth": 1, "width": 8},
+            "anchors": {"count": 2, "seed_start": 0},
+            "heldout": {"count": 1, "seed_start": 100},
+            "star": {"n_anchors": [2], "seed_start": 200},
+        }
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("wf"))
+
+
+def dry_run(workdir, cfg):
+    path = workdir / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return run_snakemake(workdir, "-n", "--configfile", str(path), check=False)
+
+
+def edit(section, key, value):
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    target = cfg["experiments"]["tiny"]
+    if section:
+        target = target.setdefault(section, {})
+    target[key] = value
+    return cfg
+
+
+def test_valid_config_plans_jobs(workdir):
+    proc = dry_run(workdir, TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert "train_star" in proc.stdout and "barrier" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "section,key,value,message",
+    [
+        ("train", "lrr", 0.1, "'lrr' was unexpected"),
+        (None, "modle", {}, "'modle' was unexpected"),
+        ("train", "epochs", "ten", "'ten' is not of type 'integer'"),
+        ("train", "lr", 0.0, "0.0 is less than or equal to the minimum of 0"),
+        ("train", "lr", -1.0, "less than or equal to the minimum of 0"),
+        ("star", "t_constant", 1.5, "1.5 is greater than the maximum of 1"),
+        ("star", "t_scheme", "cubic", "'cubic' is not one of"),
+        ("model", "name", "resnet", "'resnet' is not one of"),
+        (None, "dataset", "imagenet", "'imagenet' is not one of"),
+        ("anchors", "count", 0, "0 is less than the minimum of 1"),
+    ],
+)
+def test_schema_errors_name_the_key(workdir, section, key, value, message):
+    proc = dry_run(workdir, edit(section, key, value))
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert message in out, out[-3000:]
+    if section:
+        assert f"['{section}']" in out or key in out
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "section,key,value,message",
+    [
+        ("star", "n_anchors", [3], "star.n_anchors: a star on 3 anchors needs 3 anchors, but anchors.count is 2"),
+        ("barrier", "max_pairs", {"anchor_heldout": 5}, "barrier.max_pairs.anchor_heldout=5 is more than the 2"),
+        ("heldout", "seed_start", 1, "seed ranges of anchors (0..1) and heldout (1..1) overlap"),
+    ],
+)
+def test_cross_field_errors_name_the_key(workdir, section, key, value, message):
+    proc = dry_run(workdir, edit(section, key, value))
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]

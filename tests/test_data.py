@@ -1,0 +1,63 @@
+import gzip
+
+import pytest
+import torch
+
+from starlight.data import RAW_FILES, DataError, epoch_order, load_dataset, load_fashion_mnist, make_splits
+
+
+def test_real_fashion_mnist_shapes(raw_data):
+    assert raw_data["train_x"].shape == (60000, 28, 28) and raw_data["train_x"].dtype == torch.uint8
+    assert raw_data["test_x"].shape == (10000, 28, 28)
+    assert sorted(raw_data["train_y"].unique().tolist()) == list(range(10))
+    # Fashion-MNIST is balanced: 6,000 training images per class
+    assert torch.bincount(raw_data["train_y"]).tolist() == [6000] * 10
+
+
+def test_user_root_with_gz_files_is_read(raw_data, tmp_path):
+    # A user-provided root holding the raw idx files, gzipped, as downloaded elsewhere.
+    from starlight.data import DEBIAN_ROOTS
+
+    for name in RAW_FILES:
+        with open(DEBIAN_ROOTS["fashion_mnist"] / f"{name}.gz", "rb") as src:
+            (tmp_path / f"{name}.gz").write_bytes(src.read())
+    data = load_fashion_mnist(str(tmp_path))
+    assert torch.equal(data["test_y"], raw_data["test_y"])
+
+
+def test_missing_root_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="does not exist.*dataset-fashion-mnist"):
+        load_fashion_mnist(str(tmp_path / "nowhere"))
+
+
+def test_empty_root_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="holds no Fashion-MNIST raw files"):
+        load_fashion_mnist(str(tmp_path))
+
+
+def test_corrupt_raw_file_is_a_clear_error(tmp_path):
+    for name in RAW_FILES:
+        with gzip.open(tmp_path / f"{name}.gz", "wb") as f:
+            f.write(b"not an idx file")
+    with pytest.raises(DataError, match="could not read Fashion-MNIST"):
+        load_fashion_mnist(str(tmp_path))
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown dataset 'cifar10'"):
+        load_dataset("cifar10")
+
+
+def test_split_is_seeded_and_disjoint(raw_data):
+    a = make_splits(raw_data, val_size=1000, split_seed=3)
+    b = make_splits(raw_data, val_size=1000, split_seed=3)
+    c = make_splits(raw_data, val_size=1000, split_seed=4)
+    assert torch.equal(a.val_x, b.val_x) and not torch.equal(a.val_x, c.val_x)
+    assert a.train_x.shape[0] == 59000 and a.val_x.shape[0] == 1000
+    assert abs(a.train_x.mean().item()) < 0.05 and abs(a.train_x.std().item() - 1) < 0.05
+
+
+def test_epoch_order_is_a_function_of_seed_and_epoch():
+    assert torch.equal(epoch_order(100, 1, 2), epoch_order(100, 1, 2))
+    assert not torch.equal(epoch_order(100, 1, 2), epoch_order(100, 1, 3))
+    assert sorted(epoch_order(100, 1, 2).tolist()) == list(range(100))

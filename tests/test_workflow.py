@@ -1,0 +1,128 @@
+"""The whole DAG on the tiny config through the real `snakemake` command line."""
+
+import hashlib
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+BARRIER_COLUMNS = ["experiment", "pair_type", "model1", "model2", "train_loss_barrier", "test_loss_barrier",
+                   "train_acc_barrier", "test_acc_barrier"]
+SUMMARY_COLUMNS = ["pair_type", "n_anchors", "metric", "n", "mean", "std", "min", "max"]
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    """Rule -> job count of a dry run ({} when there is nothing to do)."""
+    proc = run_snakemake(workdir, "-n", *args)
+    table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", proc.stdout, re.S)
+    if table is None:
+        assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
+        return {}
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table[1], re.M)}
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    config = workdir / "config" / "tiny.yaml"
+    run_snakemake(workdir, "--configfile", str(config), "--cores", "2")
+    return workdir, config
+
+
+def test_outputs_and_columns(tiny_run):
+    workdir, _ = tiny_run
+    res = workdir / "results" / "tiny"
+    barriers = pd.read_csv(res / "barriers.csv")
+    assert list(barriers.columns[:8]) == BARRIER_COLUMNS
+    for col in ("n_anchors", "unaligned_train_loss_barrier", "model1_train_loss", "model2_test_acc"):
+        assert col in barriers.columns
+    # 1 star x 2 held-out, 3 anchors x 2 held-out, 1 star x its 2 anchors
+    assert barriers["pair_type"].value_counts().to_dict() == {"anchor_heldout": 6, "star_heldout": 2,
+                                                              "star_anchor": 2}
+    assert (barriers[[c for c in barriers if c.endswith("loss_barrier")]] >= 0).all().all()
+    assert (barriers[[c for c in barriers if c.endswith("acc_barrier")]] <= 0).all().all()
+    assert barriers.loc[barriers.pair_type != "anchor_heldout", "n_anchors"].eq(2).all()
+    assert barriers.loc[barriers.pair_type == "anchor_heldout", "n_anchors"].isna().all()
+    # alignment matters: aligned anchor-held-out barriers are lower than unaligned ones
+    ah = barriers[barriers.pair_type == "anchor_heldout"]
+    assert (ah["train_loss_barrier"] < ah["unaligned_train_loss_barrier"]).all()
+
+    summary = pd.read_csv(res / "summary.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert set(summary["metric"]) == {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier",
+                                      "test_acc_barrier"}
+    row = summary[(summary.pair_type == "anchor_heldout") & (summary.metric == "train_loss_barrier")].iloc[0]
+    assert row["n"] == 6 and row["mean"] == pytest.approx(ah["train_loss_barrier"].mean())
+
+    curves = pd.read_csv(res / "curves.csv")
+    assert {"experiment", "pair_type", "model1", "model2", "n_anchors", "aligned", "t", "split", "loss",
+            "accuracy"} <= set(curves.columns)
+    assert len(curves) == 10 * 2 * 2 * 5  # pairs x aligned/unaligned x splits x grid points
+    for fig in ("curves", "barriers"):
+        for ext in ("png", "svg"):
+            assert (res / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+
+    meta = yaml.safe_load((res / "models" / "anchor-0.json").read_text())
+    assert meta["seed"] == 0 and meta["epochs"] == 2 and meta["final"]["train_acc"] > 0.6
+    assert meta["config"]["train"]["lr"] == 0.1 and meta["device"] == "cpu"
+    log = (res / "logs" / "train" / "anchor-0.log").read_text()
+    assert re.search(r"anchor-0 epoch 2/2 loss [\d.]+ acc [\d.]+ .* [\d.]+s", log)
+    assert not (res / "state").exists() or not any((res / "state").iterdir())
+
+
+def test_same_config_gives_identical_results(tiny_run, tmp_path):
+    """A second, independent run of the same config reproduces every CSV and checkpoint byte for byte (CPU).
+
+    Runs before the tests below edit the first run's config."""
+    workdir, config = tiny_run
+    fresh = copy_workflow(tmp_path)
+    run_snakemake(fresh, "--configfile", str(config), "--cores", "2")
+    first, second = workdir / "results" / "tiny", fresh / "results" / "tiny"
+    for name in ("barriers.csv", "curves.csv", "summary.csv", "models/anchor-0.pt", "models/star-0.pt"):
+        assert digest(first / name) == digest(second / name), name
+
+
+def test_second_dry_run_has_nothing_to_do(tiny_run):
+    workdir, config = tiny_run
+    assert planned_jobs(workdir, "--configfile", str(config)) == {}
+
+
+def test_a_star_setting_reruns_only_its_dependants(tiny_run, tmp_path):
+    workdir, config = tiny_run
+    cfg = yaml.safe_load(config.read_text())
+    cfg["experiments"]["tiny"]["star"]["t_scheme"] = "beta"
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(cfg))
+    # train_star 1, its 4 pairs (2 star-held-out, 2 star-anchor), aggregate, figures: no anchor retrained
+    assert planned_jobs(workdir, "--configfile", str(edited)) == {
+        "train_star": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+
+    models = workdir / "results" / "tiny" / "models"
+    before = {p.name: digest(p) for p in models.glob("*.pt")}
+    run_snakemake(workdir, "--configfile", str(edited), "--cores", "2")
+    after = {p.name: digest(p) for p in models.glob("*.pt")}
+    assert {k for k in before if before[k] != after[k]} == {"star-0.pt"}
+    assert planned_jobs(workdir, "--configfile", str(edited)) == {}
+
+
+def test_a_training_value_reruns_models_but_not_data(tiny_run, tmp_path):
+    workdir, config = tiny_run
+    cfg = yaml.safe_load(config.read_text())
+    cfg["experiments"]["tiny"]["heldout"]["count"] = 3  # one more held-out model: only new work
+    edited = tmp_path / "more.yaml"
+    edited.write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(workdir, "--configfile", str(edited)) == {
+        "train": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+    cfg["experiments"]["tiny"]["train"]["lr"] = 0.05  # every model depends on it, the data does not
+    edited.write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(workdir, "--configfile", str(edited)) == {
+        "train": 6, "train_star": 1, "barrier": 14, "aggregate": 1, "figures": 1, "all": 1}
