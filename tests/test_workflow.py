@@ -117,6 +117,7 @@ def test_a_star_setting_reruns_only_its_dependants(tiny_run, tmp_path):
 def test_a_training_value_reruns_models_but_not_data(tiny_run, tmp_path):
     workdir, config = tiny_run
     cfg = yaml.safe_load(config.read_text())
+    cfg["experiments"]["tiny"]["star"]["t_scheme"] = "beta"  # as the test above left the star
     cfg["experiments"]["tiny"]["heldout"]["count"] = 3  # one more held-out model: only new work
     edited = tmp_path / "more.yaml"
     edited.write_text(yaml.safe_dump(cfg))

@@ -56,6 +56,16 @@ def model_path(exp, model_id, ext="pt"):
     return f"{RESULTS}/{exp}/models/{model_id}.{ext}"
 
 
+def canonical(value):
+    """Params with keys in sorted order: Snakemake compares params by their text, and the same
+    config written with its keys in another order must not rerun anything."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def bn_params(exp):
     return {k: exp["barrier"][k] for k in ("bn_subset", "bn_seed")}
 
@@ -64,7 +74,7 @@ def train_params(wildcards):
     """Only what changes an anchor/held-out model: editing anything else does not retrain it."""
     exp = exp_cfg(wildcards)
     keys = ("dataset", "device", "deterministic", "data", "model", "train")
-    return {k: exp[k] for k in keys} | {"barrier": bn_params(exp)}
+    return canonical({k: exp[k] for k in keys} | {"barrier": bn_params(exp)})
 
 
 def star_params(wildcards):
@@ -72,11 +82,14 @@ def star_params(wildcards):
     exp = exp_cfg(wildcards)
     star = xp.star(exp, int(wildcards.index))
     shared = {k: v for k, v in exp["star"].items() if k not in ("n_anchors", "per_k", "seed_start")}
-    return train_params(wildcards) | {
-        "train": xp.star_train_config(exp),
-        "star": shared | {"n_anchors": star.n_anchors, "seed": star.seed},
-        "barrier": bn_params(exp) | {"align_seed": exp["barrier"]["align_seed"]},
-    }
+    return canonical(
+        train_params(wildcards)
+        | {
+            "train": xp.star_train_config(exp),
+            "star": shared | {"n_anchors": star.n_anchors, "seed": star.seed},
+            "barrier": bn_params(exp) | {"align_seed": exp["barrier"]["align_seed"]},
+        }
+    )
 
 
 def star_anchor_checkpoints(wildcards):
@@ -94,7 +107,7 @@ def barrier_params(wildcards):
     n_anchors = None
     if wildcards.model1.startswith("star-"):
         n_anchors = xp.star(exp, int(wildcards.model1.split("-")[1])).n_anchors
-    return {k: exp[k] for k in keys} | {"barrier": barrier, "n_anchors": n_anchors}
+    return canonical({k: exp[k] for k in keys} | {"barrier": barrier, "n_anchors": n_anchors})
 
 
 def pair_stem(exp, pair_type, model1, model2):
