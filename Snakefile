@@ -9,6 +9,14 @@ include: "workflow/rules/barrier.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+# Light rules run where snakemake runs, also under --profile profiles/slurm.
+localrules:
+    all,
+    prepare_data,
+    aggregate,
+    figures,
+
+
 rule all:
     input:
         all_outputs(),

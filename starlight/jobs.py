@@ -33,7 +33,11 @@ def prepare_data(out: str, dataset: str, data_root: str | None, allow_download: 
 
 def _setup(exp: dict, threads: int):
     configure(threads, exp.get("deterministic", False))
-    return resolve_device(exp.get("device", "auto"))
+    device = resolve_device(exp.get("device", "auto"))
+    where = provenance(device)
+    log.info("device %s (%s), %d thread(s), SLURM job %s", where["device"], where["device_name"], where["threads"],
+             where["slurm_job_id"] or "none")
+    return device
 
 
 def _bn_data(exp: dict, splits) -> torch.Tensor:

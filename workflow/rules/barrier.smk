@@ -14,6 +14,8 @@ rule barrier:
         f"{RESULTS}/{{exp}}/benchmarks/barrier/{{pair_type}}/{{model1}}__{{model2}}.tsv"
     conda:
         "../../envs/starlight.yaml"
+    group:
+        "barriers"
     threads: 1
     script:
         "../scripts/barrier.py"

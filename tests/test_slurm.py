@@ -1,0 +1,136 @@
+"""The tiny experiment through profiles/slurm on a real single-node SLURM cluster (scripts/slurm-cluster.sh).
+
+Test-only settings are layered on top of the profile on the command line: a short first status check
+(so the run takes seconds, not minutes). Everything else is the profile as users get it.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, copy_workflow, run_snakemake
+from test_workflow import digest, planned_jobs
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
+CLUSTER = ROOT / "scripts" / "slurm-cluster.sh"
+JOBCOMP = Path("/var/log/slurm/jobcomp.log")
+TEST_OVERRIDES = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "8")
+TINY = ("--configfile", "config/tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if os.geteuid() != 0:
+        pytest.skip("starting the local SLURM cluster needs root")
+    subprocess.run([str(CLUSTER), "start"], check=True, timeout=600)
+    try:
+        yield
+    finally:  # also when a test failed: leave no daemon behind
+        subprocess.run([str(CLUSTER), "stop"], check=True, timeout=300)
+
+
+def finished_jobs(workdir: Path) -> dict[str, str]:
+    """SLURM job id -> final state, for the jobs run from `workdir` (from the job-completion log)."""
+    if not JOBCOMP.exists():
+        return {}
+    jobs = {}
+    for line in JOBCOMP.read_text().splitlines():
+        if f"WorkDir={workdir} " in line + " ":
+            jobs[re.search(r"JobId=(\d+)", line)[1]] = re.search(r"JobState=(\S+)", line)[1]
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("slurm"))
+    proc = run_snakemake(workdir, *TEST_OVERRIDES, *TINY)
+    return workdir, proc
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("local"))
+    run_snakemake(workdir, *TINY, "--cores", "2")
+    return workdir
+
+
+def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
+    workdir, _ = slurm_run
+    res = workdir / "results" / "tiny"
+    jobs = finished_jobs(workdir)
+    assert jobs and set(jobs.values()) == {"COMPLETED"}, jobs
+    # 5 models + 1 star, and the 10 barrier jobs as one group job (profiles/slurm: barriers=25)
+    assert len(jobs) == 7, jobs
+
+    for meta_file in sorted((res / "models").glob("*.json")):
+        meta = yaml.safe_load(meta_file.read_text())
+        assert meta["slurm_job_id"] in jobs, meta_file.name
+        assert meta["device"] == "cpu"  # SLURM's fake GPU is /dev/null: the job fell back to the CPU
+    train_log = (res / "logs" / "train" / "anchor-0.log").read_text()
+    assert "CUDA_VISIBLE_DEVICES=0 but no usable CUDA device: falling back to the CPU" in train_log
+
+    barrier_jobs = set()
+    for log in (res / "logs" / "barrier").rglob("*.log"):
+        barrier_jobs.add(re.search(r"SLURM job (\d+)", log.read_text())[1])
+    assert len(barrier_jobs) == 1 and barrier_jobs <= set(jobs)
+    # the light rules ran locally
+    assert "SLURM job none" in (res / "logs" / "aggregate.log").read_text() or \
+        "SLURM job" not in (res / "logs" / "aggregate.log").read_text()
+
+
+def test_results_equal_a_local_run(slurm_run, local_run):
+    workdir, _ = slurm_run
+    for name in ("barriers.csv", "curves.csv", "summary.csv"):
+        assert digest(workdir / "results" / "tiny" / name) == digest(local_run / "results" / "tiny" / name), name
+
+
+def test_second_run_submits_nothing(slurm_run):
+    workdir, _ = slurm_run
+    before = finished_jobs(workdir)
+    proc = run_snakemake(workdir, *TEST_OVERRIDES, *TINY)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert finished_jobs(workdir) == before
+
+
+def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
+    workdir, _ = slurm_run
+    cfg = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
+    cfg["experiments"]["tiny"].setdefault("star", {})["train"] = {"lr": 0.05}
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(cfg))
+    plan = planned_jobs(workdir, "--profile", "profiles/slurm", "--configfile", str(edited))
+    assert plan == {"train_star": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+    before = finished_jobs(workdir)
+    run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited))
+    new = {k: v for k, v in finished_jobs(workdir).items() if k not in before}
+    assert len(new) == 2 and set(new.values()) == {"COMPLETED"}, new  # the star, then one barrier group
+
+
+def test_failing_job_is_reported_and_leaves_no_output(slurm_run):
+    workdir, _ = slurm_run
+    res = workdir / "results" / "tiny"
+    victim = res / "models" / "heldout-100.pt"
+    good = victim.read_bytes()
+    target = res / "pairs" / "anchor_heldout" / "anchor-0__heldout-100.barriers.csv"
+    other = res / "pairs" / "anchor_heldout" / "anchor-1__heldout-100.barriers.csv"
+    other_digest = digest(other)
+    victim.chmod(0o644)
+    victim.write_bytes(good[: len(good) // 3])  # a truncated checkpoint reaches the barrier job
+    try:
+        proc = run_snakemake(workdir, *TEST_OVERRIDES, *TINY, "--forcerun", str(target.relative_to(workdir)),
+                             "--retries", "0", str(target.relative_to(workdir)), check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        logs = re.findall(r"\S*\.snakemake/slurm_logs/\S+\.log", out)
+        assert logs, out[-3000:]
+        assert "truncated or corrupt" in Path(logs[0]).read_text()
+        assert not target.exists()
+        assert not target.with_name(target.name.replace("barriers", "curve")).exists()
+        assert digest(other) == other_digest  # earlier results untouched
+    finally:
+        victim.write_bytes(good)
