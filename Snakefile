@@ -12,6 +12,7 @@ include: "workflow/rules/aggregate.smk"
 # Light rules run where snakemake runs, also under --profile profiles/slurm.
 localrules:
     all,
+    stage_data,
     prepare_data,
     aggregate,
     figures,

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -57,6 +58,28 @@ def save_json(obj: Any, path: str | Path) -> None:
 def save_model(model: nn.Module, model_cfg: dict, path: str | Path) -> None:
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     save_torch({"format": FORMAT, "model": dict(model_cfg), "state_dict": state}, path)
+
+
+def archive(paths: list[str | Path], archive_dir: str | Path, tag: str) -> list[Path]:
+    """Hard-link finished files into `archive_dir` as `<tag>.<suffix>` (a copy where links fail).
+
+    Snakemake deletes a job's outputs before it reruns it (config edited, --forcerun): the archive
+    keeps every finished model, so no rerun loses one. Links cost no space while both names exist.
+    """
+    archive_dir = Path(archive_dir)
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for path in map(Path, paths):
+        target = archive_dir / f"{tag}{path.suffix}"
+        tmp = archive_dir / f".{target.name}.tmp"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copy2(path, tmp)
+        os.replace(tmp, target)
+        kept.append(target)
+    return kept
 
 
 def load_torch(path: str | Path) -> Any:

@@ -60,41 +60,72 @@ def _stage_raw(root: Path, staging: Path) -> bool:
     return True
 
 
-def load_fashion_mnist(data_root: str | None = None, allow_download: bool = False) -> dict[str, torch.Tensor]:
-    """Return {'train_x','train_y','test_x','test_y'} as uint8 images [N,28,28] and int64 labels.
+def check_data_root(data_root: str | None) -> None:
+    """Fail early (at workflow start) on a user-given data root that is missing or holds no dataset."""
+    if not data_root:
+        return
+    root = Path(data_root)
+    if not root.is_dir():
+        raise DataError(f"data_root {str(root)!r} does not exist or is not a folder. {HOW_TO_PROVIDE}")
+    missing = [name for name in RAW_FILES if _find_raw(root, name) is None]
+    if missing:
+        raise DataError(f"data_root {data_root!r} holds no Fashion-MNIST raw files (missing "
+                        f"{', '.join(missing)}, optionally .gz). {HOW_TO_PROVIDE}")
 
-    Searched: `data_root` if given (alone), else Debian's package, else torchvision's download if allowed.
+
+def stage_fashion_mnist(dest: str | Path, data_root: str | None = None, allow_download: bool = False) -> Path:
+    """Put the four raw files, decompressed, in torchvision's layout under `dest`.
+
+    Searched: `data_root` if given (alone: silently reading another copy would hide a mistake), else
+    Debian's package, else torchvision's downloader if allowed.
     """
+    dest = Path(dest)
+    if data_root:
+        check_data_root(data_root)
+        _stage_raw(Path(data_root), dest)
+        return dest
+    root = DEBIAN_ROOTS["fashion_mnist"]
+    if root.is_dir() and _stage_raw(root, dest):
+        return dest
+    if not allow_download:
+        raise DataError(f"Fashion-MNIST not found under {root}. {HOW_TO_PROVIDE}")
     from torchvision.datasets import FashionMNIST
 
+    try:
+        for train in (True, False):
+            FashionMNIST(str(dest), train=train, download=True)
+    except Exception as exc:
+        raise DataError(f"could not download Fashion-MNIST: {exc}. {HOW_TO_PROVIDE}") from exc
+    return dest
+
+
+def read_staged(staged: str | Path) -> dict[str, torch.Tensor]:
+    """Parse staged raw files with torchvision (no download) into uint8 images [N,28,28] and int64 labels."""
+    from torchvision.datasets import FashionMNIST
+
+    try:
+        train = FashionMNIST(str(staged), train=True, download=False)
+        test = FashionMNIST(str(staged), train=False, download=False)
+    except Exception as exc:  # missing or corrupt files
+        raise DataError(f"could not read Fashion-MNIST from {staged}: {exc}. {HOW_TO_PROVIDE}") from exc
+    return {"train_x": train.data.clone(), "train_y": train.targets.clone(),
+            "test_x": test.data.clone(), "test_y": test.targets.clone()}
+
+
+def load_fashion_mnist(data_root: str | None = None, allow_download: bool = False) -> dict[str, torch.Tensor]:
+    """Stage into a temporary folder and read: {'train_x','train_y','test_x','test_y'}."""
     with tempfile.TemporaryDirectory(prefix="starlight-data-") as tmp:
-        staging = Path(tmp)
-        if data_root:  # a user-given root is used alone: silently reading another copy would hide a mistake
-            root = Path(data_root)
-            if not root.is_dir():
-                raise DataError(f"data_root {str(root)!r} does not exist or is not a folder. {HOW_TO_PROVIDE}")
-            if not _stage_raw(root, staging):
-                raise DataError(f"data_root {data_root!r} holds no Fashion-MNIST raw files "
-                                f"({', '.join(RAW_FILES)}, optionally .gz). {HOW_TO_PROVIDE}")
-            staged = True
-        else:
-            root = DEBIAN_ROOTS["fashion_mnist"]
-            staged = root.is_dir() and _stage_raw(root, staging)
-            if not staged and not allow_download:
-                raise DataError(f"Fashion-MNIST not found under {root}. {HOW_TO_PROVIDE}")
-        try:
-            train = FashionMNIST(str(staging), train=True, download=not staged)
-            test = FashionMNIST(str(staging), train=False, download=not staged)
-        except Exception as exc:  # corrupt files or a failed download
-            raise DataError(f"could not read Fashion-MNIST: {exc}. {HOW_TO_PROVIDE}") from exc
-        return {"train_x": train.data.clone(), "train_y": train.targets.clone(),
-                "test_x": test.data.clone(), "test_y": test.targets.clone()}
+        return read_staged(stage_fashion_mnist(tmp, data_root, allow_download))
+
+
+def check_dataset(name: str) -> None:
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
 
 
 def load_dataset(name: str, data_root: str | None = None, allow_download: bool = False) -> dict[str, torch.Tensor]:
-    if name == "fashion_mnist":
-        return load_fashion_mnist(data_root, allow_download)
-    raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    check_dataset(name)
+    return load_fashion_mnist(data_root, allow_download)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor")
 
@@ -31,6 +32,21 @@ def anchor_ids(exp: dict) -> list[str]:
 def heldout_ids(exp: dict) -> list[str]:
     h = exp["heldout"]
     return [f"heldout-{h['seed_start'] + i}" for i in range(h["count"])]
+
+
+def pretrained_files(exp: dict, population: str) -> list[Path]:
+    """The checkpoints a population (`anchors` or `heldout`) takes from its `pretrained` folder, in order."""
+    folder = exp[population].get("pretrained")
+    if not folder:
+        return []
+    return sorted(Path(folder).glob("*.pt"))[: exp[population]["count"]]
+
+
+def pretrained_file(exp: dict, role: str, seed: int) -> str | None:
+    """The pretrained checkpoint of model `role-seed`, or None when that population is trained."""
+    population = {"anchor": "anchors", "heldout": "heldout"}[role]
+    files = pretrained_files(exp, population)
+    return str(files[seed - exp[population]["seed_start"]]) if files else None
 
 
 def stars(exp: dict) -> list[Star]:
@@ -94,6 +110,15 @@ def check(name: str, exp: dict) -> None:
                 raise ConfigError(f"{where}: the seed ranges of {a} ({ranges[a].start}..{ranges[a].stop - 1}) and "
                                   f"{b} ({ranges[b].start}..{ranges[b].stop - 1}) overlap; seed_start must keep "
                                   f"them disjoint")
+    for population in ("anchors", "heldout"):
+        folder = exp[population].get("pretrained")
+        if folder:
+            if not Path(folder).is_dir():
+                raise ConfigError(f"{where}.{population}.pretrained: folder {folder!r} does not exist")
+            found = len(list(Path(folder).glob("*.pt")))
+            if found < exp[population]["count"]:
+                raise ConfigError(f"{where}.{population}.pretrained: folder {folder!r} holds {found} checkpoint(s) "
+                                  f"(*.pt) but {population}.count is {exp[population]['count']}")
     caps = exp["barrier"].get("max_pairs") or {}
     for pair_type, candidates in all_pairs(exp).items():
         if caps.get(pair_type, 0) > len(candidates):

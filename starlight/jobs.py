@@ -3,6 +3,8 @@ runs (and is tested) without Snakemake too."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -12,8 +14,8 @@ import torch
 
 from .barrier import barriers_from_curve, curve, grid
 from .bn import bn_subset, recompute_bn_stats
-from .checkpoint import load_into, save_json, save_model, save_torch, atomic_write
-from .data import load_dataset, load_splits
+from .checkpoint import archive, atomic_write, load_into, save_json, save_model, save_torch
+from .data import check_dataset, load_splits, read_staged, stage_fashion_mnist
 from .metrics import evaluate_splits
 from .models import build_model, has_batchnorm
 from .runtime import configure, provenance, resolve_device, seed_everything
@@ -23,9 +25,16 @@ from .train import train_classifier
 log = logging.getLogger("starlight")
 
 
-def prepare_data(out: str, dataset: str, data_root: str | None, allow_download: bool) -> None:
+def stage_data(out_dir: str, dataset: str, data_root: str | None, allow_download: bool) -> None:
+    check_dataset(dataset)
+    stage_fashion_mnist(out_dir, data_root, allow_download)
+    log.info("%s raw files staged in %s", dataset, out_dir)
+
+
+def prepare_data(staged_dir: str, out: str, dataset: str) -> None:
     t0 = time.perf_counter()
-    raw = load_dataset(dataset, data_root, allow_download)
+    check_dataset(dataset)
+    raw = read_staged(staged_dir)
     save_torch(raw, out)
     log.info("%s: %d train and %d test images written to %s in %.1fs", dataset, len(raw["train_y"]),
              len(raw["test_y"]), out, time.perf_counter() - t0)
@@ -51,22 +60,41 @@ def _write_model(model, exp: dict, splits, meta: dict, out_ckpt: str, out_json: 
     # The JSON goes first: the checkpoint is what marks the job done for a reader that checks it alone.
     save_json(meta, out_json)
     save_model(model, exp["model"], out_ckpt)
+    archive_dir = Path(out_ckpt).parent.parent / "archive" / meta["model"]
+    archive([out_ckpt, out_json], archive_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{config_hash(exp)}")
+
+
+def file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def config_hash(exp: dict) -> str:
+    """A short fingerprint of a job's config: tags its training state and its archived checkpoints."""
+    return hashlib.sha256(json.dumps(exp, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str, out_json: str,
               state_path: str | None = None, threads: int = 1) -> None:
-    """Train one anchor or held-out model from its seed."""
+    """Train one anchor or held-out model from its seed, or import it from `exp["pretrained"]`."""
     t0 = time.perf_counter()
     device = _setup(exp, threads)
     splits = load_splits(dataset_file, exp["data"]).to(device)
     seed_everything(seed)
     model = build_model(exp["model"]).to(device)
     name = f"{role}-{seed}"
-    history = train_classifier(name, model, splits.train_x, splits.train_y, exp["train"], seed, state_path)
-    if has_batchnorm(model):
-        recompute_bn_stats(model, _bn_data(exp, splits))
+    pretrained = exp.get("pretrained")
+    if pretrained:
+        load_into(model, pretrained, exp["model"])
+        log.info("%s: imported from %s", name, pretrained)
+        history = []
+    else:
+        history = train_classifier(name, model, splits.train_x, splits.train_y, exp["train"], seed, state_path,
+                                   config_hash(exp))
+        if has_batchnorm(model):
+            recompute_bn_stats(model, _bn_data(exp, splits))
     meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},
-            "epochs": exp["train"]["epochs"], "history": history, **provenance(device)}
+            "pretrained": pretrained, "epochs": 0 if pretrained else exp["train"]["epochs"], "history": history,
+            **provenance(device)}
     _write_model(model, exp, splits, meta, out_ckpt, out_json, t0)
     if state_path:
         Path(state_path).unlink(missing_ok=True)
@@ -102,7 +130,8 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
 
     history = train_star(name, model, anchors, splits.train_x, splits.train_y, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
-                         realign=realign, state_path=state_path)
+                         realign=realign, state_path=state_path,
+                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}))
     if has_batchnorm(model):
         recompute_bn_stats(model, _bn_data(exp, splits))
     meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],

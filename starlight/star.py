@@ -70,6 +70,7 @@ def train_star(
     mu_star: float = 0.0,
     realign: Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
     state_path=None,
+    state_tag: str = "",
 ) -> list[dict]:
     """Train `model` (the star, already initialised) against `anchors` (full state dicts).
 
@@ -105,4 +106,4 @@ def train_star(
             current[i] = anchor_params(model, anchor_states[i], device)
 
     return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
-                   extra_state, load_extra_state, on_epoch_end)
+                   extra_state, load_extra_state, on_epoch_end, state_tag)

@@ -87,11 +87,14 @@ def run_sgd(
     extra_state: Callable[[], dict] | None = None,
     load_extra_state: Callable[[dict], None] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
+    state_tag: str = "",
 ) -> list[dict]:
     """Train `model`'s parameters with SGD on `loss_fn(x, y, rng) -> (loss, logits)`.
 
     `rng` is a per-epoch `random.Random` for the trainer's own draws (the star's anchor and t).
-    Returns the per-epoch history. Raises DivergenceError on a non-finite loss.
+    A saved state is resumed only if it carries the same `state_tag` (a hash of the job's config), so
+    a state left by a killed run is never continued under an edited config.
+    Returns the per-epoch history. Raises DivergenceError on a non-finite loss (and drops the state).
     """
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     steps_per_epoch = math.ceil(train_x.shape[0] / batch_size)
@@ -105,6 +108,8 @@ def run_sgd(
     if state_path is not None and state_path.exists():
         try:
             state = load_torch(state_path)
+            if state.get("tag", "") != state_tag:
+                raise ValueError("it was saved under another config")
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
@@ -117,7 +122,7 @@ def run_sgd(
             log.warning("%s: ignoring unusable training state %s (%s); starting afresh", name, state_path, exc)
             state_path.unlink(missing_ok=True)
             return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
-                           extra_state, load_extra_state, on_epoch_end)
+                           extra_state, load_extra_state, on_epoch_end, state_tag)
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
@@ -129,6 +134,8 @@ def run_sgd(
         for step, (x, y) in enumerate(batches(train_x, train_y, batch_size, order)):
             loss, logits = loss_fn(x, y, rng)
             if not torch.isfinite(loss):
+                if state_path is not None:
+                    state_path.unlink(missing_ok=True)
                 raise DivergenceError(
                     f"{name}: loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}; training diverged "
                     f"(lower the learning rate?)"
@@ -150,16 +157,16 @@ def run_sgd(
         if state_path is not None and every and (epoch + 1) % every == 0 and epoch + 1 < epochs:
             save_torch({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                         "rng": _rng_state(), "extra": extra_state() if extra_state else {},
-                        "epoch": epoch + 1, "history": history}, state_path)
+                        "epoch": epoch + 1, "history": history, "tag": state_tag}, state_path)
     return history
 
 
 def train_classifier(name: str, model: nn.Module, train_x, train_y, cfg: dict, seed: int,
-                     state_path: str | Path | None = None) -> list[dict]:
+                     state_path: str | Path | None = None, state_tag: str = "") -> list[dict]:
     """Ordinary SGD training: the anchors and held-out models."""
 
     def loss_fn(x, y, rng):
         logits = model(x)
         return F.cross_entropy(logits, y), logits
 
-    return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path)
+    return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path, state_tag=state_tag)

@@ -80,3 +80,38 @@ def test_cross_field_errors_name_the_key(workdir, section, key, value, message):
     proc = dry_run(workdir, edit(section, key, value))
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+
+
+def with_top(key, value):
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg[key] = value
+    return cfg
+
+
+def test_missing_data_root_is_named(workdir, tmp_path):
+    proc = dry_run(workdir, with_top("data_root", str(tmp_path / "nowhere")))
+    assert proc.returncode != 0
+    assert f"data_root '{tmp_path / 'nowhere'}' does not exist" in proc.stdout + proc.stderr
+
+
+def test_empty_data_root_is_named(workdir, tmp_path):
+    proc = dry_run(workdir, with_top("data_root", str(tmp_path)))
+    assert proc.returncode != 0
+    assert "holds no Fashion-MNIST raw files" in proc.stdout + proc.stderr
+
+
+def test_pretrained_folder_with_too_few_models(workdir, tmp_path):
+    torch = pytest.importorskip("torch")
+    from starlight.models import build_model
+
+    torch.save(build_model(TINY["experiments"]["tiny"]["model"]).state_dict(), tmp_path / "only.pt")
+    proc = dry_run(workdir, edit("anchors", "pretrained", str(tmp_path)))
+    assert proc.returncode != 0
+    assert "anchors.pretrained: folder" in proc.stdout + proc.stderr
+    assert "holds 1 checkpoint(s) (*.pt) but anchors.count is 2" in proc.stdout + proc.stderr
+
+
+def test_pretrained_folder_that_does_not_exist(workdir, tmp_path):
+    proc = dry_run(workdir, edit("heldout", "pretrained", str(tmp_path / "nope")))
+    assert proc.returncode != 0
+    assert "heldout.pretrained: folder" in proc.stdout + proc.stderr and "does not exist" in proc.stdout + proc.stderr

@@ -112,6 +112,9 @@ def test_a_star_setting_reruns_only_its_dependants(tiny_run, tmp_path):
     after = {p.name: digest(p) for p in models.glob("*.pt")}
     assert {k for k in before if before[k] != after[k]} == {"star-0.pt"}
     assert planned_jobs(workdir, "--configfile", str(edited)) == {}
+    # the replaced star is not lost: both versions stand in the archive
+    archived = {digest(p) for p in (workdir / "results" / "tiny" / "archive" / "star-0").glob("*.pt")}
+    assert archived == {before["star-0.pt"], after["star-0.pt"]}
 
 
 def test_a_training_value_reruns_models_but_not_data(tiny_run, tmp_path):

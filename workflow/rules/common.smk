@@ -3,6 +3,7 @@ import copy
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
+from starlight.data import DataError, check_data_root
 
 min_version("9.0")
 
@@ -18,6 +19,10 @@ validate(config, "../schemas/config.schema.yaml")
 
 
 def _checked_experiments():
+    try:
+        check_data_root(config["data_root"])
+    except DataError as err:
+        raise WorkflowError(f"invalid config: {err}")
     out = {}
     for name, exp in config["experiments"].items():
         exp = copy.deepcopy(exp)
@@ -70,11 +75,22 @@ def bn_params(exp):
     return {k: exp["barrier"][k] for k in ("bn_subset", "bn_seed")}
 
 
+def pretrained_source(wildcards):
+    """[the checkpoint to import] for a model of a `pretrained` population, else []."""
+    source = xp.pretrained_file(exp_cfg(wildcards), wildcards.role, int(wildcards.seed))
+    return [source] if source else []
+
+
+def model_params(exp):
+    keys = ("dataset", "device", "deterministic", "data", "model", "train")
+    return canonical({k: exp[k] for k in keys} | {"barrier": bn_params(exp)})
+
+
 def train_params(wildcards):
     """Only what changes an anchor/held-out model: editing anything else does not retrain it."""
     exp = exp_cfg(wildcards)
-    keys = ("dataset", "device", "deterministic", "data", "model", "train")
-    return canonical({k: exp[k] for k in keys} | {"barrier": bn_params(exp)})
+    source = xp.pretrained_file(exp, wildcards.role, int(wildcards.seed))
+    return model_params(exp) | {"pretrained": source}
 
 
 def star_params(wildcards):
@@ -83,7 +99,7 @@ def star_params(wildcards):
     star = xp.star(exp, int(wildcards.index))
     shared = {k: v for k, v in exp["star"].items() if k not in ("n_anchors", "per_k", "seed_start")}
     return canonical(
-        train_params(wildcards)
+        model_params(exp)
         | {
             "train": xp.star_train_config(exp),
             "star": shared | {"n_anchors": star.n_anchors, "seed": star.seed},

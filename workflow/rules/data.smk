@@ -1,9 +1,25 @@
-rule prepare_data:
+rule stage_data:
     output:
-        "resources/{dataset}.pt",
+        temp(directory("resources/{dataset}_raw")),
     params:
         data_root=config["data_root"],
         allow_download=config["allow_download"],
+    log:
+        "logs/stage_data/{dataset}.log",
+    benchmark:
+        "logs/stage_data/{dataset}.benchmark.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    script:
+        "../scripts/stage_data.py"
+
+
+rule prepare_data:
+    input:
+        "resources/{dataset}_raw",
+    output:
+        "resources/{dataset}.pt",
     log:
         "logs/prepare_data/{dataset}.log",
     benchmark:

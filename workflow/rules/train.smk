@@ -1,6 +1,7 @@
 rule train:
     input:
         data=dataset_file,
+        pretrained=pretrained_source,
     output:
         checkpoint=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.pt",
         meta=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.json",

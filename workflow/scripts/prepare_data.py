@@ -2,5 +2,4 @@ from starlight.jobs import prepare_data
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-prepare_data(snakemake.output[0], snakemake.wildcards.dataset, snakemake.params.data_root,
-             snakemake.params.allow_download)
+prepare_data(snakemake.input[0], snakemake.output[0], snakemake.wildcards.dataset)
