@@ -7,6 +7,7 @@ Test-only settings are layered on top of the profile on the command line: a shor
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,53 @@ def test_failing_job_is_reported_and_leaves_no_output(slurm_run):
         assert digest(other) == other_digest  # earlier results untouched
     finally:
         victim.write_bytes(good)
+
+
+REQUEUE_CONFIG = {
+    "experiments": {
+        "rq": {
+            "data": {"val_size": 1000, "train_subset": 20000, "test_subset": 2000},
+            "model": {"name": "mlp", "depth": 2, "width": 256},
+            "train": {"epochs": 5, "checkpoint_every": 1},
+            "anchors": {"count": 1, "seed_start": 0},
+            "heldout": {"count": 1, "seed_start": 100},
+            "star": {"n_anchors": [1], "seed_start": 200},
+        }
+    }
+}
+
+
+def test_requeued_job_resumes_from_its_training_state(cluster, tmp_path_factory):
+    """`--slurm-requeue` + `scontrol requeue` mid-training: the job restarts and resumes from its saved state,
+    ending bit-identical to an uninterrupted local run."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("requeue"))
+    (workdir / "rq.yaml").write_text(yaml.safe_dump(REQUEUE_CONFIG))
+    target = "results/rq/models/anchor-0.pt"
+    state = workdir / "results" / "rq" / "state" / "anchor-0.pt"
+    cmd = [str(Path(os.sys.executable).with_name("snakemake")), "--directory", str(workdir), *TEST_OVERRIDES,
+           "--slurm-requeue", "--configfile", "rq.yaml", "--jobs", "1", target]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not state.exists():
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "no training state was saved"
+            time.sleep(0.2)
+        running = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        assert len(running) == 1, running
+        subprocess.run(["scontrol", "requeue", running[0]], check=True)
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+    assert proc.returncode == 0, out[-3000:]
+    log = (workdir / "results" / "rq" / "logs" / "train" / "anchor-0.log").read_text()
+    assert re.search(r"anchor-0: resumed from \S+ at epoch [1-4]/5", log), log[-2000:]
+    assert yaml.safe_load((workdir / "results" / "rq" / "models" / "anchor-0.json").read_text())["slurm_job_id"] \
+        == running[0]
+
+    local = copy_workflow(tmp_path_factory.mktemp("requeue-local"))
+    (local / "rq.yaml").write_text(yaml.safe_dump(REQUEUE_CONFIG))
+    run_snakemake(local, "--configfile", "rq.yaml", "--cores", "1", target)
+    assert digest(workdir / target) == digest(local / target)
