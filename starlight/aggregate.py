@@ -21,7 +21,7 @@ def collect_barriers(experiment: str, barrier_csvs: list[str]) -> pd.DataFrame:
 def collect_curves(barriers: pd.DataFrame, curve_csvs: list[str]) -> pd.DataFrame:
     """Stack the per-pair curves; `curve_csvs` are in the row order of `barriers`."""
     frames = []
-    for (_, row), path in zip(barriers.iterrows(), curve_csvs):
+    for (_, row), path in zip(barriers.iterrows(), curve_csvs, strict=True):
         df = pd.read_csv(path)
         for i, col in enumerate((*KEY_COLUMNS, "n_anchors")):
             df.insert(i, col, row[col])

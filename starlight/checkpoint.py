@@ -26,6 +26,8 @@ def atomic_write(path: str | Path, write) -> None:
     """Call `write(tmp_path)`, then rename onto `path`: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -71,7 +73,7 @@ def archive(paths: list[str | Path], archive_dir: str | Path, tag: str) -> list[
     kept = []
     for path in map(Path, paths):
         target = archive_dir / f"{tag}{path.suffix}"
-        tmp = archive_dir / f".{target.name}.tmp"
+        tmp = archive_dir / f".{target.name}.{os.getpid()}.tmp"
         tmp.unlink(missing_ok=True)
         try:
             os.link(path, tmp)

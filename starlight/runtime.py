@@ -22,6 +22,8 @@ def setup_logging(log_file: str | None = None) -> logging.Logger:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
     logging.captureWarnings(True)
+    # An uncaught error goes to the rule's log too, where snakemake tells the user to look.
+    sys.excepthook = lambda kind, err, tb: log.critical("%s: %s", kind.__name__, err, exc_info=(kind, err, tb))
     return log
 
 

@@ -101,9 +101,11 @@ def train_star(
         return {"anchors": anchor_states}
 
     def load_extra_state(extra: dict) -> None:
-        for i, state in enumerate(extra.get("anchors", [])):
-            anchor_states[i] = {k: v.to(device) for k, v in state.items()}
-            current[i] = anchor_params(model, anchor_states[i], device)
+        saved = [{k: v.to(device) for k, v in state.items()} for state in extra["anchors"]]
+        if len(saved) != len(anchor_states):
+            raise ValueError(f"it holds {len(saved)} anchors, not {len(anchor_states)}")
+        params = [anchor_params(model, state, device) for state in saved]
+        anchor_states[:], current[:] = saved, params  # all or nothing
 
     return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
                    extra_state, load_extra_state, on_epoch_end, state_tag)

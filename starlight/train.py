@@ -7,6 +7,7 @@ trainer's own extra state) is written atomically. The data order of an epoch is 
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import random
@@ -72,6 +73,7 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+STATE_KEYS = {"model", "optimizer", "scheduler", "rng", "extra", "epoch", "history", "tag"}
 LossFn = Callable[[torch.Tensor, torch.Tensor, random.Random], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -106,9 +108,12 @@ def run_sgd(
 
     state_path = Path(state_path) if state_path else None
     if state_path is not None and state_path.exists():
+        initial_model, initial_rng = copy.deepcopy(model.state_dict()), _rng_state()
         try:
             state = load_torch(state_path)
-            if state.get("tag", "") != state_tag:
+            if not isinstance(state, dict) or not STATE_KEYS <= set(state):
+                raise ValueError(f"it lacks {', '.join(sorted(STATE_KEYS - set(state or {})))}")
+            if state["tag"] != state_tag:
                 raise ValueError("it was saved under another config")
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -118,8 +123,10 @@ def run_sgd(
                 load_extra_state(state["extra"])
             start_epoch, history = int(state["epoch"]), list(state["history"])
             log.info("%s: resumed from %s at epoch %d/%d", name, state_path, start_epoch, epochs)
-        except (CheckpointError, KeyError, RuntimeError, ValueError) as exc:
+        except (CheckpointError, KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
             log.warning("%s: ignoring unusable training state %s (%s); starting afresh", name, state_path, exc)
+            model.load_state_dict(initial_model)  # undo whatever the partial load changed
+            _set_rng_state(initial_rng)
             state_path.unlink(missing_ok=True)
             return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
                            extra_state, load_extra_state, on_epoch_end, state_tag)

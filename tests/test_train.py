@@ -50,3 +50,20 @@ def test_divergence_names_model_epoch_and_step(small_splits, tmp_path):
         train_classifier("anchor-3", fresh(), small_splits.train_x, small_splits.train_y, cfg, seed=0,
                          state_path=state)
     assert not state.exists()
+
+
+def test_incomplete_state_is_discarded_without_side_effects(small_splits, tmp_path):
+    """A state that loads half-way (weights present, scheduler missing) must not leave its weights behind."""
+    x, y = small_splits.train_x, small_splits.train_y
+    reference = fresh()
+    train_classifier("m", reference, x, y, CFG, seed=0)
+
+    state = tmp_path / "state.pt"
+    train_classifier("m", fresh(), x, y, {**CFG, "epochs": 3}, seed=0, state_path=state)
+    broken = load_torch(state)
+    del broken["scheduler"]
+    torch.save(broken, state)
+    model = fresh()
+    train_classifier("m", model, x, y, CFG, seed=0, state_path=state)
+    for a, b in zip(model.state_dict().values(), reference.state_dict().values()):
+        assert torch.equal(a, b)

@@ -4,6 +4,7 @@ from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
 from starlight.data import DataError, check_data_root
+from starlight.locks import clear_stale_locks
 
 min_version("9.0")
 
@@ -35,6 +36,10 @@ def _checked_experiments():
 
 
 EXPERIMENTS = _checked_experiments()
+
+# A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work.
+if workflow.is_main_process and clear_stale_locks():
+    logger.warning("Removed the locks of a snakemake run that is no longer running.")
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 

@@ -1,0 +1,50 @@
+import subprocess
+import sys
+import time
+
+from starlight.locks import clear_stale_locks, snakemake_processes
+
+
+def make_lock(workdir):
+    lockdir = workdir / ".snakemake" / "locks"
+    lockdir.mkdir(parents=True)
+    (lockdir / "0.output.lock").write_text("results/x.pt\n")
+    return lockdir
+
+
+def test_stale_lock_is_removed(tmp_path):
+    lockdir = make_lock(tmp_path)
+    assert clear_stale_locks(tmp_path) == [lockdir / "0.output.lock"]
+    assert not any(lockdir.iterdir())
+
+
+def test_lock_of_a_live_run_is_kept(tmp_path):
+    lockdir = make_lock(tmp_path)
+    # a process named snakemake working in this folder, as a running workflow would be
+    live = subprocess.Popen(["bash", "-c", f"exec -a snakemake {sys.executable} -c 'import time; time.sleep(30)'"],
+                            cwd=tmp_path)
+    try:
+        for _ in range(100):
+            if snakemake_processes(tmp_path):
+                break
+            time.sleep(0.05)
+        assert snakemake_processes(tmp_path) == [live.pid]
+        assert clear_stale_locks(tmp_path) == []
+        assert (lockdir / "0.output.lock").exists()
+    finally:
+        live.kill()
+        live.wait()
+    assert clear_stale_locks(tmp_path)  # once it has exited, the lock is stale
+
+
+def test_other_folders_do_not_count(tmp_path):
+    lockdir = make_lock(tmp_path / "a")
+    other = tmp_path / "b"
+    other.mkdir()
+    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 30"], cwd=other)
+    try:
+        assert clear_stale_locks(tmp_path / "a")
+        assert not any(lockdir.iterdir())
+    finally:
+        live.kill()
+        live.wait()
