@@ -6,16 +6,16 @@ rule barrier:
     output:
         curve=f"{RESULTS}/{{exp}}/pairs/{{pair_type}}/{{model1}}__{{model2}}.curve.csv",
         barriers=f"{RESULTS}/{{exp}}/pairs/{{pair_type}}/{{model1}}__{{model2}}.barriers.csv",
-    params:
-        cfg=barrier_params,
     log:
         f"{RESULTS}/{{exp}}/logs/barrier/{{pair_type}}/{{model1}}__{{model2}}.log",
     benchmark:
         f"{RESULTS}/{{exp}}/benchmarks/barrier/{{pair_type}}/{{model1}}__{{model2}}.tsv"
-    conda:
-        "../../envs/starlight.yaml"
     group:
         "barriers"
+    conda:
+        "../../envs/starlight.yaml"
     threads: 1
+    params:
+        cfg=barrier_params,
     script:
         "../scripts/barrier.py"

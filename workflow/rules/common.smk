@@ -15,7 +15,6 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -102,7 +101,11 @@ def star_params(wildcards):
     """This star's own settings: its k and seed, not the whole list of stars."""
     exp = exp_cfg(wildcards)
     star = xp.star(exp, int(wildcards.index))
-    shared = {k: v for k, v in exp["star"].items() if k not in ("n_anchors", "per_k", "seed_start")}
+    shared = {
+        k: v
+        for k, v in exp["star"].items()
+        if k not in ("n_anchors", "per_k", "seed_start")
+    }
     return canonical(
         model_params(exp)
         | {
@@ -128,7 +131,9 @@ def barrier_params(wildcards):
     n_anchors = None
     if wildcards.model1.startswith("star-"):
         n_anchors = xp.star(exp, int(wildcards.model1.split("-")[1])).n_anchors
-    return canonical({k: exp[k] for k in keys} | {"barrier": barrier, "n_anchors": n_anchors})
+    return canonical(
+        {k: exp[k] for k in keys} | {"barrier": barrier, "n_anchors": n_anchors}
+    )
 
 
 def pair_stem(exp, pair_type, model1, model2):

@@ -1,9 +1,6 @@
 rule stage_data:
     output:
         temp(directory("resources/{dataset}_raw")),
-    params:
-        data_root=config["data_root"],
-        allow_download=config["allow_download"],
     log:
         "logs/stage_data/{dataset}.log",
     benchmark:
@@ -11,6 +8,9 @@ rule stage_data:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    params:
+        data_root=config["data_root"],
+        allow_download=config["allow_download"],
     script:
         "../scripts/stage_data.py"
 

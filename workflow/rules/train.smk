@@ -5,9 +5,6 @@ rule train:
     output:
         checkpoint=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.pt",
         meta=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.json",
-    params:
-        cfg=train_params,
-        state=f"{RESULTS}/{{exp}}/state/{{role}}-{{seed}}.pt",
     log:
         f"{RESULTS}/{{exp}}/logs/train/{{role}}-{{seed}}.log",
     benchmark:
@@ -15,6 +12,9 @@ rule train:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    params:
+        cfg=train_params,
+        state=f"{RESULTS}/{{exp}}/state/{{role}}-{{seed}}.pt",
     script:
         "../scripts/train.py"
 
@@ -26,9 +26,6 @@ rule train_star:
     output:
         checkpoint=f"{RESULTS}/{{exp}}/models/star-{{index}}.pt",
         meta=f"{RESULTS}/{{exp}}/models/star-{{index}}.json",
-    params:
-        cfg=star_params,
-        state=f"{RESULTS}/{{exp}}/state/star-{{index}}.pt",
     log:
         f"{RESULTS}/{{exp}}/logs/train_star/star-{{index}}.log",
     benchmark:
@@ -36,5 +33,8 @@ rule train_star:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    params:
+        cfg=star_params,
+        state=f"{RESULTS}/{{exp}}/state/star-{{index}}.pt",
     script:
         "../scripts/train_star.py"
