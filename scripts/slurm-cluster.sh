@@ -10,13 +10,16 @@
 # `squeue --states=all` (MinJobAge keeps finished jobs visible for a while) and
 # the job-completion log ($JOBCOMP_LOG) instead.
 #
-# The node offers one fake GPU (gres gpu:1 backed by /dev/null), so jobs
-# submitted with --gpus=1 run and see CUDA_VISIBLE_DEVICES=0.
+# The node offers fake GPUs (gres gpu:N, each backed by a character device
+# such as /dev/null), so jobs submitted with --gpus=1 run and see
+# CUDA_VISIBLE_DEVICES=0 (or 1, ...); they find no CUDA device and fall back
+# to the CPU. N defaults to the CPU count, so GPU jobs can run side by side.
 #
 # Environment overrides (all optional):
 #   SLURM_CLUSTER_PARTITION   partition name            (default: gpu, as in profiles/slurm)
 #   SLURM_CLUSTER_MIN_JOB_AGE MinJobAge in seconds      (default: 300)
 #   SLURM_CLUSTER_TIMEOUT     seconds to wait for node  (default: 60)
+#   SLURM_CLUSTER_GPUS        fake GPUs on the node     (default: CPU count, at most 4)
 set -euo pipefail
 
 PROG=$(basename "$0")
@@ -204,9 +207,23 @@ backup_foreign() {
     say "backed up existing $f to $backup"
 }
 
+# Character devices that back the fake GPUs (any device file will do; none is opened).
+fake_gpu_devices() {
+    local devices=(/dev/null /dev/zero /dev/full /dev/urandom)
+    echo "${devices[@]:0:$1}"
+}
+
+# The number of fake GPUs written to the running config.
+configured_gpus() {
+    grep -c '^NodeName=.* Name=gpu ' "$GRES_CONF" 2>/dev/null || echo 0
+}
+
 write_config() {
-    local host=$1 cpus boards sockets cores threads mem defmem tmp
+    local host=$1 cpus boards sockets cores threads mem defmem tmp gpus
     read -r cpus boards sockets cores threads mem defmem < <(node_hw)
+    gpus=${SLURM_CLUSTER_GPUS:-$cpus}
+    ((gpus >= 1)) || gpus=1
+    ((gpus <= 4)) || gpus=4
     install -d -m 0755 "$CONF_DIR"
     backup_foreign "$CONF"
     backup_foreign "$GRES_CONF"
@@ -251,7 +268,7 @@ SlurmctldLogFile=$CTLD_LOG
 SlurmdLogFile=$SLURMD_LOG
 SlurmctldDebug=info
 SlurmdDebug=info
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Boards=$boards SocketsPerBoard=$sockets CoresPerSocket=$cores ThreadsPerCore=$threads RealMemory=$mem Gres=gpu:1 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Boards=$boards SocketsPerBoard=$sockets CoresPerSocket=$cores ThreadsPerCore=$threads RealMemory=$mem Gres=gpu:$gpus State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     chmod 0644 "$tmp"
@@ -260,9 +277,9 @@ EOF
     tmp=$(mktemp "$GRES_CONF.XXXXXX")
     cat >"$tmp" <<EOF
 $MARKER
-# Fake GPU: a count-only line is not registered (node becomes INVAL), so
-# back it with a device file.
-NodeName=$host Name=gpu File=/dev/null
+# Fake GPUs: a count-only line is not registered (node becomes INVAL), so
+# back each with a device file.
+$(for dev in $(fake_gpu_devices "$gpus"); do echo "NodeName=$host Name=gpu File=$dev"; done)
 EOF
     chmod 0644 "$tmp"
     mv "$tmp" "$GRES_CONF"
@@ -343,7 +360,7 @@ cmd_start() {
     write_config "$host"
     start_slurm "$host"
     wait_for_node "$host"
-    say "started single-node cluster: node $host, partition $PARTITION (default), gres gpu:1; logs in $LOG_DIR"
+    say "started single-node cluster: node $host, partition $PARTITION (default), gres gpu:$(configured_gpus); logs in $LOG_DIR"
 }
 
 cancel_all_jobs() {
@@ -357,6 +374,23 @@ cancel_all_jobs() {
         ids=$(squeue -h -o '%i' -t PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING 2>/dev/null || true)
         [[ -z $ids ]] && return 0
         sleep 0.5
+    done
+}
+
+# Take our config away (it is rewritten on every start) and put back what start backed up. With a
+# config naming a controller that is gone, every SLURM client call (`scontrol show config`, which
+# snakemake's SLURM plugin runs whenever it is loaded, even for local runs) waits ~10 s to time out;
+# without one it fails at once.
+remove_config() {
+    local f backup
+    for f in "$CONF" "$GRES_CONF"; do
+        [[ -e $f ]] && head -n 1 "$f" | grep -qF "$MARKER" || continue
+        rm -f "$f"
+        backup=$(ls -t "$f".bak.* 2>/dev/null | head -n 1 || true)
+        if [[ -n $backup ]]; then
+            mv "$backup" "$f"
+            say "restored $f from $backup"
+        fi
     done
 }
 
@@ -387,6 +421,7 @@ cmd_stop() {
     if [[ -n $left ]]; then
         die "processes still running after stop:$left (not started by $PROG? their pid files are not in $RUN_DIR / $MUNGE_RUN)"
     fi
+    remove_config
     if ((was_running)); then
         say "stopped"
     else

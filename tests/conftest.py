@@ -51,3 +51,11 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-8000:]}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(tmp_path_factory):
+    """An untouched local run of config/tiny.yaml, for the tests that compare another run against one."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny-reference"))
+    run_snakemake(workdir, "--configfile", "config/tiny.yaml", "--cores", "2")
+    return workdir
