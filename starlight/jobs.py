@@ -53,7 +53,9 @@ def _bn_data(exp: dict, splits) -> torch.Tensor:
     return bn_subset(splits.train_x, exp["barrier"]["bn_subset"], exp["barrier"]["bn_seed"])
 
 
-def _write_model(model, exp: dict, splits, meta: dict, out_ckpt: str, out_json: str, t0: float) -> None:
+def _write_model(model, exp: dict, splits, meta: dict, out_ckpt: str, out_json: str, t0: float,
+                 state_path: str | None) -> None:
+    """Evaluate, write metadata and checkpoint atomically, archive them, and drop the finished training state."""
     meta["final"] = evaluate_splits(model, splits)
     meta["seconds"] = time.perf_counter() - t0
     log.info("final %s", " ".join(f"{k} {v:.4f}" for k, v in meta["final"].items()))
@@ -62,6 +64,8 @@ def _write_model(model, exp: dict, splits, meta: dict, out_ckpt: str, out_json: 
     save_model(model, exp["model"], out_ckpt)
     archive_dir = Path(out_ckpt).parent.parent / "archive" / meta["model"]
     archive([out_ckpt, out_json], archive_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{config_hash(exp)}")
+    if state_path:
+        Path(state_path).unlink(missing_ok=True)
 
 
 def file_digest(path: str) -> str:
@@ -95,9 +99,7 @@ def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str,
     meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},
             "pretrained": pretrained, "epochs": 0 if pretrained else exp["train"]["epochs"], "history": history,
             **provenance(device)}
-    _write_model(model, exp, splits, meta, out_ckpt, out_json, t0)
-    if state_path:
-        Path(state_path).unlink(missing_ok=True)
+    _write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
 
 
 def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
@@ -138,9 +140,7 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
             "anchors": [Path(p).stem for p in anchor_ckpts],
             "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
             "epochs": cfg["epochs"], "history": history, **provenance(device)}
-    _write_model(model, exp, splits, meta, out_ckpt, out_json, t0)
-    if state_path:
-        Path(state_path).unlink(missing_ok=True)
+    _write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
 
 
 def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model2: str, ckpt1: str, ckpt2: str,
