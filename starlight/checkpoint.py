@@ -8,7 +8,6 @@ import os
 import pickle
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +95,9 @@ def load_torch(path: str | Path) -> Any:
             f"checkpoint {path} was refused by weights-only loading (it carries code or objects other than "
             f"tensors): {str(exc).splitlines()[0]}"
         ) from exc
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # a corrupt file makes the legacy unpickler raise almost anything
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {type(exc).__name__}: {first_line}") from exc
 
 
 def load_state_dict(path: str | Path, model_cfg: dict | None = None) -> dict[str, torch.Tensor]:
