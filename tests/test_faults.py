@@ -173,27 +173,37 @@ def compare_runs(resumed: tuple[Path, Path], reference: tuple[Path, Path]) -> No
 # 1. + 2. jobs killed mid-training and resumed
 
 
-@pytest.mark.parametrize("batchnorm", [False, True], ids=["mlp", "mlp_bn"])
-def test_killed_anchor_resumes_bit_identical(dataset_file, tmp_path, batchnorm):
-    exp = experiment(batchnorm)
+def kill_and_resume(tmp_path: Path, fn: str, name: str, inputs: list, on_killed=None) -> tuple[Job, int]:
+    """Run `jobs.<fn>(*inputs, ckpt, meta, state, 1)`, SIGKILL it after a saved epoch, rerun it, and compare the
+    result with an uninterrupted run (no training state at all, alongside on the other core).
+
+    `on_killed(state)` inspects the training state the kill left behind. Returns the rerun job and the epoch the
+    kill left the state at."""
     run, ref = tmp_path / "run" / "models", tmp_path / "ref" / "models"
-    ckpt, meta, state = run / "anchor-3.pt", run / "anchor-3.json", run.parent / "state" / "anchor-3.pt"
-    call = ("train_job", [dataset_file, exp, "anchor", 3, ckpt, meta, state, 1])
-    # the uninterrupted run (no training state at all) runs alongside, on the other core
-    reference = Job(tmp_path, "reference", [("train_job", [dataset_file, exp, "anchor", 3, ref / "anchor-3.pt",
-                                                            ref / "anchor-3.json", None, 1])]).start()
+    ckpt, meta, state = run / f"{name}.pt", run / f"{name}.json", run.parent / "state" / f"{name}.pt"
+    call = (fn, [*inputs, ckpt, meta, state, 1])
+    reference = Job(tmp_path, "reference", [(fn, [*inputs, ref / f"{name}.pt", ref / f"{name}.json", None, 1])])
+    reference.start()
     victim = Job(tmp_path, "killed", [call]).start()
     try:
         killed_at = victim.kill_after_state(state, min_epoch=2, max_epoch=EPOCHS - 1)
         assert not ckpt.exists() and not meta.exists(), "a killed job left an output behind"
+        if on_killed is not None:
+            on_killed(state)
 
         resumed = Job(tmp_path, "resumed", [call]).run()
-        check_resumed(resumed, "anchor-3", state, killed_at, EPOCHS)
+        check_resumed(resumed, name, state, killed_at, EPOCHS)
         reference.wait()
     finally:
         victim.stop()
         reference.stop()
-    compare_runs((ckpt, meta), (ref / "anchor-3.pt", ref / "anchor-3.json"))
+    compare_runs((ckpt, meta), (ref / f"{name}.pt", ref / f"{name}.json"))
+    return resumed, killed_at
+
+
+@pytest.mark.parametrize("batchnorm", [False, True], ids=["mlp", "mlp_bn"])
+def test_killed_anchor_resumes_bit_identical(dataset_file, tmp_path, batchnorm):
+    kill_and_resume(tmp_path, "train_job", "anchor-3", [dataset_file, experiment(batchnorm), "anchor", 3])
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["mlp", "mlp_bn"])
@@ -210,26 +220,14 @@ def star_anchors(request, dataset_file, tmp_path_factory):
 def test_killed_star_resumes_bit_identical(dataset_file, tmp_path, star_anchors):
     """realign_every_epoch: the resumed star must pick up the anchors as re-aligned before the kill."""
     batchnorm, anchors = star_anchors
-    exp = experiment(batchnorm) | {"star": STAR}
-    run, ref = tmp_path / "run" / "models", tmp_path / "ref" / "models"
-    ckpt, meta, state = run / "star-0.pt", run / "star-0.json", run.parent / "state" / "star-0.pt"
-    call = ("star_job", [dataset_file, exp, "star-0", anchors, ckpt, meta, state, 1])
-    reference = Job(tmp_path, "reference", [("star_job", [dataset_file, exp, "star-0", anchors, ref / "star-0.pt",
-                                                           ref / "star-0.json", None, 1])]).start()
-    victim = Job(tmp_path, "killed", [call]).start()
-    try:
-        killed_at = victim.kill_after_state(state, min_epoch=2, max_epoch=EPOCHS - 1)
-        assert not ckpt.exists() and not meta.exists(), "a killed job left an output behind"
+
+    def holds_realigned_anchors(state: Path) -> None:
         saved = torch.load(state, map_location="cpu", weights_only=True)
         assert len(saved["extra"]["anchors"]) == 2  # the re-aligned anchors are part of the state
 
-        resumed = Job(tmp_path, "resumed", [call]).run()
-        check_resumed(resumed, "star-0", state, killed_at, EPOCHS)
-        reference.wait()
-    finally:
-        victim.stop()
-        reference.stop()
-    compare_runs((ckpt, meta), (ref / "star-0.pt", ref / "star-0.json"))
+    resumed, killed_at = kill_and_resume(tmp_path, "star_job", "star-0",
+                                         [dataset_file, experiment(batchnorm) | {"star": STAR}, "star-0", anchors],
+                                         on_killed=holds_realigned_anchors)
     assert f"re-aligned 2 anchors to the star after epoch {killed_at + 1}" in resumed.log.read_text()
 
 
