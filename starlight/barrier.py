@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .bn import recompute_bn_stats
-from .metrics import evaluate
+from .metrics import summed_loss_and_hits
 
 BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier")
 
@@ -45,26 +45,55 @@ def barrier(ts: Iterable[float], values: Iterable[float], kind: str = "loss") ->
     raise ValueError(f"unknown barrier kind {kind!r}")
 
 
+def _stems(model: nn.Module) -> bool:
+    return callable(getattr(model, "stem", None)) and callable(getattr(model, "rest", None))
+
+
 @torch.no_grad()
 def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
-          ts: list[float], bn_x: torch.Tensor | None = None) -> list[dict]:
+          ts: list[float], bn_x: torch.Tensor | None = None, batch_size: int = 1000) -> list[dict]:
     """Loss and accuracy at each t on each split. Endpoints are the models themselves; at interior
-    points BN statistics are re-estimated on `bn_x` first (when the model has BN)."""
+    points BN statistics are re-estimated on `bn_x` first (when the model has BN).
+
+    Every t is evaluated in one pass over the data. When the models split into `stem` (their first affine
+    layer) and `rest`, the stem's output at t is lerp(stem1(x), stem2(x), t) exactly in real arithmetic, so
+    the stem, which holds most of an MLP's FLOPs, runs twice per batch instead of once per t.
+    """
     sd1, sd2 = model1.state_dict(), model2.state_dict()
-    probe = copy.deepcopy(model1)
-    rows = []
+    models = []
     for t in ts:
         if t == 0.0:
-            model = model1
+            model = model1.eval()
         elif t == 1.0:
-            model = model2
+            model = model2.eval()
         else:
-            probe.load_state_dict(interpolate_state(sd1, sd2, t))
-            model = recompute_bn_stats(probe, bn_x) if bn_x is not None else probe
-        for split, (x, y) in splits.items():
-            loss, acc = evaluate(model, x, y)
-            rows.append({"t": t, "split": split, "loss": loss, "accuracy": acc})
-    return rows
+            model = copy.deepcopy(model1)
+            model.load_state_dict(interpolate_state(sd1, sd2, t))
+            model = recompute_bn_stats(model, bn_x) if bn_x is not None else model.eval()
+        models.append(model)
+    shared_stem = _stems(model1) and _stems(model2)
+
+    rows = []
+    for split, (x, y) in splits.items():
+        loss_sum = torch.zeros(len(ts), dtype=torch.float64, device=x.device)
+        correct = torch.zeros(len(ts), dtype=torch.long, device=x.device)
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            if shared_stem:
+                z1, z2 = model1.stem(xb), model2.stem(xb)
+            for i, (t, model) in enumerate(zip(ts, models)):
+                if shared_stem:
+                    z = z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t)
+                    logits = model.rest(z)
+                else:
+                    logits = model(xb)
+                loss, hits = summed_loss_and_hits(logits, yb)
+                loss_sum[i] += loss
+                correct[i] += hits
+        n = x.shape[0]
+        rows += [{"t": t, "split": split, "loss": loss / n, "accuracy": hits / n}
+                 for t, loss, hits in zip(ts, loss_sum.tolist(), correct.tolist())]
+    return sorted(rows, key=lambda r: (r["t"], list(splits).index(r["split"])))
 
 
 def barriers_from_curve(rows: list[dict]) -> dict[str, float]:

@@ -188,5 +188,8 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, order: torch.Tens
     """Yield (x, y) mini-batches, in `order` if given; the last, smaller batch is kept."""
     n = x.shape[0]
     for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
-        yield x[idx], y[idx]
+        if order is None:
+            yield x[start:start + batch_size], y[start:start + batch_size]
+        else:  # index_select gathers rows about twice as fast as x[idx] on the CPU
+            idx = order[start:start + batch_size]
+            yield x.index_select(0, idx), y.index_select(0, idx)

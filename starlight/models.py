@@ -27,6 +27,13 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    # forward(x) == rest(stem(x)); the stem is the first affine layer, so its output is linear in the weights
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[1](self.net[0](x))
+
+    def rest(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net[2:](z)
+
 
 class CNN(nn.Module):
     """A small VGG-style net: [conv3x3 -> BN -> ReLU -> maxpool] * depth -> global avg pool -> linear."""
@@ -48,6 +55,14 @@ class CNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.flatten(self.pool(self.features(x)), 1))
+
+    # forward(x) == rest(stem(x)); see MLP
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features[0](x)
+
+    def rest(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.flatten(self.pool(self.features[1:](z)), 1))
 
 
 def build_model(model_cfg: dict, image_shape: tuple[int, ...] = (1, 28, 28), n_classes: int = 10) -> nn.Module:

@@ -1,10 +1,13 @@
+import copy
 import math
 
 import pytest
 import torch
 
 from starlight.barrier import barrier, barriers_from_curve, curve, grid, interpolate_state
-from starlight.models import build_model
+from starlight.bn import recompute_bn_stats
+from starlight.metrics import evaluate
+from starlight.models import build_model, has_batchnorm
 
 
 def test_grid_has_endpoints_and_even_spacing():
@@ -60,3 +63,42 @@ def test_curve_of_a_model_with_itself_is_flat(small_splits):
     assert max(losses) - min(losses) < 1e-5
     b = barriers_from_curve(rows)
     assert b["train_loss_barrier"] < 1e-5 and b["test_acc_barrier"] > -1e-9
+
+
+def _curve_model_by_model(model1, model2, splits, ts, bn_x):
+    """The definition: build the interpolated model at each t and evaluate it on its own."""
+    rows = []
+    for t in ts:
+        model = copy.deepcopy(model1)
+        model.load_state_dict(interpolate_state(model1.state_dict(), model2.state_dict(), t))
+        if bn_x is not None and 0.0 < t < 1.0:
+            recompute_bn_stats(model, bn_x)
+        for split, (x, y) in splits.items():
+            loss, acc = evaluate(model, x, y)
+            rows.append({"t": t, "split": split, "loss": loss, "accuracy": acc})
+    return rows
+
+
+@pytest.mark.parametrize("cfg", [
+    {"name": "mlp", "depth": 1, "width": 32},
+    {"name": "mlp", "depth": 2, "width": 16, "batchnorm": True},
+    {"name": "cnn", "depth": 2, "width": 4},
+], ids=["mlp", "mlp_bn", "cnn_bn"])
+def test_curve_matches_evaluating_each_interpolated_model(small_splits, cfg):
+    """The one-pass curve lerps the stem's outputs instead of its weights: same numbers as the definition."""
+    torch.manual_seed(0)
+    model1, model2 = build_model(cfg), build_model(cfg)
+    splits = {"train": small_splits.split("train"), "test": small_splits.split("test")}
+    bn_x = small_splits.train_x[:500] if has_batchnorm(model1) else None
+    if bn_x is not None:  # give the endpoints real statistics, as trained models have
+        recompute_bn_stats(model1, bn_x)
+        recompute_bn_stats(model2, bn_x)
+    fast = curve(model1, model2, splits, grid(6), bn_x, batch_size=300)
+    slow = _curve_model_by_model(model1, model2, splits, grid(6), bn_x)
+    assert [(r["t"], r["split"]) for r in fast] == [(r["t"], r["split"]) for r in slow]
+    n_test = splits["test"][0].shape[0]
+    for f, s in zip(fast, slow):
+        assert f["loss"] == pytest.approx(s["loss"], rel=1e-5), (f, s)
+        assert abs(f["accuracy"] - s["accuracy"]) <= 1 / n_test, (f, s)  # at most one float-level tie flips
+    # and the curve is not trivially flat: two random models differ along the path
+    assert max(r["loss"] for r in fast) - min(r["loss"] for r in fast) > 1e-3
