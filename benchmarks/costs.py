@@ -2,6 +2,7 @@
 
 Reference on 2 CPU cores (MLP 784-128-10, 10 epochs, 54k train / 10k test): about 3 s per model,
 4 s per star, 0.6 s per 11-point pair barrier (one alignment, train and test splits).
+Measured here on one thread of a 2-core Xeon: 4.5 s per model, 5.6 s per star, 0.44 s per barrier.
 """
 
 import argparse
