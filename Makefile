@@ -27,8 +27,11 @@ $(STAMP):
 data:
 	scripts/get-data.sh
 
+# ruff is a development tool, installed on first use rather than into every run's environment.
 lint: venv
 	$(BIN)/snakemake --lint
+	test -x $(BIN)/ruff || $(BIN)/python -m pip install -q ruff==0.17.6
+	$(BIN)/ruff check .
 
 clean-venv:
 	rm -rf $(VENV)

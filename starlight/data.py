@@ -142,7 +142,7 @@ class Splits:
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         return getattr(self, f"{name}_x"), getattr(self, f"{name}_y")
 
-    def to(self, device: torch.device) -> "Splits":
+    def to(self, device: torch.device) -> Splits:
         return Splits(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
 

@@ -1,4 +1,5 @@
 import copy
+import itertools
 import math
 
 import pytest
@@ -13,7 +14,7 @@ from starlight.models import build_model, has_batchnorm
 def test_grid_has_endpoints_and_even_spacing():
     ts = grid(11)
     assert len(ts) == 11 and ts[0] == 0.0 and ts[-1] == 1.0
-    assert all(math.isclose(b - a, 0.1) for a, b in zip(ts, ts[1:]))
+    assert all(math.isclose(b - a, 0.1) for a, b in itertools.pairwise(ts))
 
 
 def test_loss_barrier_of_known_curve():

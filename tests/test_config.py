@@ -2,7 +2,6 @@
 
 import pytest
 import yaml
-
 from conftest import copy_workflow, run_snakemake
 
 TINY = {

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, copy_workflow, run_snakemake
 from test_workflow import digest, planned_jobs
 
@@ -164,13 +163,14 @@ def test_requeued_job_resumes_from_its_training_state(cluster, tmp_path_factory)
             assert proc.poll() is None, proc.stdout.read()[-3000:]
             assert time.monotonic() < deadline, "no training state was saved"
             time.sleep(0.2)
-        running = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        running = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True,
+                                 check=True).stdout.split()
         assert len(running) == 1, running
         subprocess.run(["scontrol", "requeue", running[0]], check=True)
         # SLURM holds a requeued job back for about two minutes; let it start again at once
         for _ in range(100):
             state_now = subprocess.run(["squeue", "-h", "-j", running[0], "-o", "%T"], capture_output=True,
-                                       text=True).stdout.strip()
+                                       text=True, check=False).stdout.strip()
             if state_now == "PENDING":
                 subprocess.run(["scontrol", "update", f"JobId={running[0]}", "StartTime=now"], check=True)
                 break

@@ -6,7 +6,6 @@ import re
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -19,11 +18,11 @@ SUMMARY_COLUMNS = ["pair_type", "n_anchors", "metric", "n", "mean", "std", "min"
 def planned_jobs(workdir, *args) -> dict[str, int]:
     """Rule -> job count of a dry run ({} when there is nothing to do)."""
     proc = run_snakemake(workdir, "-n", *args)
-    table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", proc.stdout, re.S)
+    table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", proc.stdout, re.DOTALL)
     if table is None:
         assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
         return {}
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table[1], re.M)}
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table[1], re.MULTILINE)}
 
 
 def digest(path):
