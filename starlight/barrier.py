@@ -73,7 +73,7 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Te
         models.append(model)
     shared_stem = _stems(model1) and _stems(model2)
 
-    rows = []
+    sums = {}
     for split, (x, y) in splits.items():
         loss_sum = torch.zeros(len(ts), dtype=torch.float64, device=x.device)
         correct = torch.zeros(len(ts), dtype=torch.long, device=x.device)
@@ -81,19 +81,17 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Te
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             if shared_stem:
                 z1, z2 = model1.stem(xb), model2.stem(xb)
-            for i, (t, model) in enumerate(zip(ts, models)):
-                if shared_stem:
-                    z = z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t)
-                    logits = model.rest(z)
-                else:
-                    logits = model(xb)
+                outputs = (m.rest(z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t))
+                           for t, m in zip(ts, models))
+            else:
+                outputs = (m(xb) for m in models)
+            for i, logits in enumerate(outputs):
                 loss, hits = summed_loss_and_hits(logits, yb)
                 loss_sum[i] += loss
                 correct[i] += hits
-        n = x.shape[0]
-        rows += [{"t": t, "split": split, "loss": loss / n, "accuracy": hits / n}
-                 for t, loss, hits in zip(ts, loss_sum.tolist(), correct.tolist())]
-    return sorted(rows, key=lambda r: (r["t"], list(splits).index(r["split"])))
+        sums[split] = (loss_sum.tolist(), correct.tolist(), x.shape[0])
+    return [{"t": t, "split": split, "loss": losses[i] / n, "accuracy": hits[i] / n}
+            for i, t in enumerate(ts) for split, (losses, hits, n) in sums.items()]
 
 
 def barriers_from_curve(rows: list[dict]) -> dict[str, float]:

@@ -57,7 +57,6 @@ class CNN(nn.Module):
         return self.head(torch.flatten(self.pool(self.features(x)), 1))
 
     # forward(x) == rest(stem(x)); see MLP
-
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.features[0](x)
 
