@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .bn import recompute_bn_stats
-from .metrics import summed_loss_and_hits
+from .metrics import evaluate_many
 
 BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier")
 
@@ -45,19 +45,15 @@ def barrier(ts: Iterable[float], values: Iterable[float], kind: str = "loss") ->
     raise ValueError(f"unknown barrier kind {kind!r}")
 
 
-def _stems(model: nn.Module) -> bool:
-    return callable(getattr(model, "stem", None)) and callable(getattr(model, "rest", None))
-
-
 @torch.no_grad()
 def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
           ts: list[float], bn_x: torch.Tensor | None = None, batch_size: int = 1000) -> list[dict]:
     """Loss and accuracy at each t on each split. Endpoints are the models themselves; at interior
     points BN statistics are re-estimated on `bn_x` first (when the model has BN).
 
-    Every t is evaluated in one pass over the data. When the models split into `stem` (their first affine
-    layer) and `rest`, the stem's output at t is lerp(stem1(x), stem2(x), t) exactly in real arithmetic, so
-    the stem, which holds most of an MLP's FLOPs, runs twice per batch instead of once per t.
+    Every t is evaluated in one pass over the data. The models split into `stem` (their first affine layer)
+    and `rest` (see models.py); the stem's output at t is lerp(stem1(x), stem2(x), t) exactly in real
+    arithmetic, so the stem, which holds most of an MLP's FLOPs, runs twice per batch instead of once per t.
     """
     sd1, sd2 = model1.state_dict(), model2.state_dict()
     models = []
@@ -71,27 +67,15 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Te
             model.load_state_dict(interpolate_state(sd1, sd2, t))
             model = recompute_bn_stats(model, bn_x) if bn_x is not None else model.eval()
         models.append(model)
-    shared_stem = _stems(model1) and _stems(model2)
 
-    sums = {}
-    for split, (x, y) in splits.items():
-        loss_sum = torch.zeros(len(ts), dtype=torch.float64, device=x.device)
-        correct = torch.zeros(len(ts), dtype=torch.long, device=x.device)
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            if shared_stem:
-                z1, z2 = model1.stem(xb), model2.stem(xb)
-                outputs = (m.rest(z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t))
-                           for t, m in zip(ts, models))
-            else:
-                outputs = (m(xb) for m in models)
-            for i, logits in enumerate(outputs):
-                loss, hits = summed_loss_and_hits(logits, yb)
-                loss_sum[i] += loss
-                correct[i] += hits
-        sums[split] = (loss_sum.tolist(), correct.tolist(), x.shape[0])
-    return [{"t": t, "split": split, "loss": losses[i] / n, "accuracy": hits[i] / n}
-            for i, t in enumerate(ts) for split, (losses, hits, n) in sums.items()]
+    def outputs(xb: torch.Tensor):
+        z1, z2 = model1.stem(xb), model2.stem(xb)
+        for t, model in zip(ts, models):
+            yield model.rest(z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t))
+
+    metrics = {split: evaluate_many(outputs, x, y, batch_size) for split, (x, y) in splits.items()}
+    return [{"t": t, "split": split, "loss": per_t[i][0], "accuracy": per_t[i][1]}
+            for i, t in enumerate(ts) for split, per_t in metrics.items()]
 
 
 def barriers_from_curve(rows: list[dict]) -> dict[str, float]:

@@ -34,12 +34,16 @@ def heldout_ids(exp: dict) -> list[str]:
     return [f"heldout-{h['seed_start'] + i}" for i in range(h["count"])]
 
 
+def _checkpoints_in(folder: str) -> list[Path]:
+    return sorted(Path(folder).glob("*.pt"))
+
+
 def pretrained_files(exp: dict, population: str) -> list[Path]:
     """The checkpoints a population (`anchors` or `heldout`) takes from its `pretrained` folder, in order."""
     folder = exp[population].get("pretrained")
     if not folder:
         return []
-    return sorted(Path(folder).glob("*.pt"))[: exp[population]["count"]]
+    return _checkpoints_in(folder)[: exp[population]["count"]]
 
 
 def pretrained_file(exp: dict, role: str, seed: int) -> str | None:
@@ -115,7 +119,7 @@ def check(name: str, exp: dict) -> None:
         if folder:
             if not Path(folder).is_dir():
                 raise ConfigError(f"{where}.{population}.pretrained: folder {folder!r} does not exist")
-            found = len(list(Path(folder).glob("*.pt")))
+            found = len(_checkpoints_in(folder))
             if found < exp[population]["count"]:
                 raise ConfigError(f"{where}.{population}.pretrained: folder {folder!r} holds {found} checkpoint(s) "
                                   f"(*.pt) but {population}.count is {exp[population]['count']}")

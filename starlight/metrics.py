@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 from torch import nn
 
@@ -16,17 +18,24 @@ def summed_loss_and_hits(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.T
 
 
 @torch.no_grad()
+def evaluate_many(forward: Callable[[torch.Tensor], Iterable[torch.Tensor]], x: torch.Tensor, y: torch.Tensor,
+                  batch_size: int = 2000) -> list[tuple[float, float]]:
+    """Mean cross-entropy and accuracy of each of the logits `forward(batch)` yields, in one pass over x."""
+    loss_sum, correct = None, None
+    for start in range(0, x.shape[0], batch_size):
+        yb = y[start:start + batch_size]
+        losses, hits = zip(*(summed_loss_and_hits(logits, yb) for logits in forward(x[start:start + batch_size])))
+        losses, hits = torch.stack(losses).double(), torch.stack(hits)
+        loss_sum = losses if loss_sum is None else loss_sum + losses
+        correct = hits if correct is None else correct + hits
+    n = x.shape[0]
+    return [(loss / n, hits / n) for loss, hits in zip(loss_sum.tolist(), correct.tolist())]
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode."""
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.long, device=x.device)
-    for start in range(0, x.shape[0], batch_size):
-        loss, hits = summed_loss_and_hits(model(x[start:start + batch_size]), y[start:start + batch_size])
-        loss_sum += loss
-        correct += hits
-    n = x.shape[0]
-    return loss_sum.item() / n, correct.item() / n
+    return evaluate_many(lambda xb: (model(xb),), x, y, batch_size)[0]
 
 
 def evaluate_splits(model: nn.Module, splits, names=("train", "val", "test")) -> dict[str, float]:

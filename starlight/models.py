@@ -1,4 +1,7 @@
-"""Model zoo: plain PyTorch modules whose architecture is fully given by a config dict."""
+"""Model zoo: plain PyTorch modules whose architecture is fully given by a config dict.
+
+Every model also exposes `stem(x)`, its first affine layer, and `rest(z)`, with forward(x) == rest(stem(x)):
+`barrier.curve` interpolates the stem's outputs instead of recomputing the stem at every t."""
 
 from __future__ import annotations
 
