@@ -12,7 +12,7 @@ import torch
 
 from starlight.align import align
 from starlight.barrier import barriers_from_curve, curve, grid
-from starlight.data import load_fashion_mnist, make_splits
+from starlight.data import DATASETS, load_dataset, make_splits
 from starlight.models import build_model
 from starlight.runtime import configure, seed_everything
 from starlight.star import train_star
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     configure(1)
     device = torch.device(args.device)
-    splits = make_splits(load_fashion_mnist(), val_size=6000, split_seed=0).to(device)
+    splits = make_splits(load_dataset("fashion_mnist"), DATASETS["fashion_mnist"].spec, val_size=6000, split_seed=0).to(device)
     cfg, train = {"name": "mlp", "depth": 1, "width": 128}, {**TRAIN, "epochs": args.epochs}
     rows = []
     models = []

@@ -1,8 +1,9 @@
 """starlight: do deep-network solutions form a star domain?
 
-Modules, one idea each: data (Fashion-MNIST, splits), models (MLP, CNN), train (the SGD loop with
-resumable state), star (the Starlight objective), align (weight matching via rebasin, BN buffers
-included), bn (BN statistics), barrier (curves and barriers), metrics, checkpoint (atomic, weights-only
-I/O), experiment (what a config implies), aggregate and plots (tables and figures), jobs (one function
-per pipeline step), runtime (device, threads, seeds, logging), locks (stale Snakemake locks).
+Modules, one idea each. Subpackages with a plain registry dict: models (one file per architecture),
+data (one file per source format; spec, splits), align (weight matching), jobs (one module per pipeline
+step). Modules: train (the SGD loop with resumable state), star (the Starlight objective), bn (BN
+statistics), barrier (curves and barriers), metrics, checkpoint (atomic, weights-only I/O), experiment
+(what a config implies), aggregate and plots (tables and figures), runtime (device, threads, seeds,
+logging), locks (stale Snakemake locks).
 """

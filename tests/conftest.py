@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from starlight.data import load_fashion_mnist, make_splits
+from starlight.data import DATASETS, load_dataset, make_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -16,13 +16,13 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 @pytest.fixture(scope="session")
 def raw_data():
     """The real Fashion-MNIST tensors, read once per session."""
-    return load_fashion_mnist()
+    return load_dataset("fashion_mnist")
 
 
 @pytest.fixture(scope="session")
 def small_splits(raw_data):
     """2,000 training and 1,000 test images: enough for a model to learn something in a second."""
-    return make_splits(raw_data, val_size=500, split_seed=0, train_subset=2000, test_subset=1000)
+    return make_splits(raw_data, DATASETS["fashion_mnist"].spec, val_size=500, split_seed=0, train_subset=2000, test_subset=1000)
 
 
 @pytest.fixture(scope="session")

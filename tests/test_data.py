@@ -3,7 +3,14 @@ import gzip
 import pytest
 import torch
 
-from starlight.data import RAW_FILES, DataError, epoch_order, load_dataset, load_fashion_mnist, make_splits
+from starlight.data import DATASETS, DataError, epoch_order, load_dataset, make_splits
+from starlight.data.idx import RAW_FILES
+
+FASHION = DATASETS["fashion_mnist"]
+
+
+def load_fashion_mnist(data_root=None):
+    return load_dataset("fashion_mnist", data_root)
 
 
 def test_real_fashion_mnist_shapes(raw_data):
@@ -16,10 +23,8 @@ def test_real_fashion_mnist_shapes(raw_data):
 
 def test_user_root_with_gz_files_is_read(raw_data, tmp_path):
     # A user-provided root holding the raw idx files, gzipped, as downloaded elsewhere.
-    from starlight.data import DEBIAN_ROOTS
-
     for name in RAW_FILES:
-        with open(DEBIAN_ROOTS["fashion_mnist"] / f"{name}.gz", "rb") as src:
+        with open(FASHION.debian_root / f"{name}.gz", "rb") as src:
             (tmp_path / f"{name}.gz").write_bytes(src.read())
     data = load_fashion_mnist(str(tmp_path))
     assert torch.equal(data["test_y"], raw_data["test_y"])
@@ -49,9 +54,9 @@ def test_unknown_dataset():
 
 
 def test_split_is_seeded_and_disjoint(raw_data):
-    a = make_splits(raw_data, val_size=1000, split_seed=3)
-    b = make_splits(raw_data, val_size=1000, split_seed=3)
-    c = make_splits(raw_data, val_size=1000, split_seed=4)
+    a = make_splits(raw_data, FASHION.spec, val_size=1000, split_seed=3)
+    b = make_splits(raw_data, FASHION.spec, val_size=1000, split_seed=3)
+    c = make_splits(raw_data, FASHION.spec, val_size=1000, split_seed=4)
     assert torch.equal(a.val_x, b.val_x) and not torch.equal(a.val_x, c.val_x)
     assert a.train_x.shape[0] == 59000 and a.val_x.shape[0] == 1000
     assert abs(a.train_x.mean().item()) < 0.05 and abs(a.train_x.std().item() - 1) < 0.05

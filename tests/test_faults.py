@@ -31,16 +31,16 @@ pytestmark = pytest.mark.slow
 WAIT_S = 240  # upper bound on any wait for a process to reach a point or to finish
 POLL_S = 0.02
 
-# Runs one or more starlight.jobs functions in a fresh interpreter, logging like the workflow scripts do.
+# Runs one or more starlight.jobs functions ("module.function") in a fresh interpreter, logging like the workflow scripts do.
 HELPER = """\
-import json, sys
-from starlight import jobs
+import importlib, json, sys
 from starlight.runtime import setup_logging
 
 spec = json.loads(open(sys.argv[1]).read())
 setup_logging(spec.get("log"))
 for call in spec["calls"]:
-    getattr(jobs, call["fn"])(*call["args"])
+    module, fn = call["fn"].rsplit(".", 1)
+    getattr(importlib.import_module(f"starlight.jobs.{module}"), fn)(*call["args"])
 """
 
 EPOCHS = 6
@@ -203,7 +203,7 @@ def kill_and_resume(tmp_path: Path, fn: str, name: str, inputs: list, on_killed=
 
 @pytest.mark.parametrize("batchnorm", [False, True], ids=["mlp", "mlp_bn"])
 def test_killed_anchor_resumes_bit_identical(dataset_file, tmp_path, batchnorm):
-    kill_and_resume(tmp_path, "train_job", "anchor-3", [dataset_file, experiment(batchnorm), "anchor", 3])
+    kill_and_resume(tmp_path, "train.train_job", "anchor-3", [dataset_file, experiment(batchnorm), "anchor", 3])
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["mlp", "mlp_bn"])
@@ -211,7 +211,7 @@ def star_anchors(request, dataset_file, tmp_path_factory):
     """Two quickly trained anchors (2,000 images, 1 epoch) of the star test's architecture."""
     out = tmp_path_factory.mktemp("anchors")
     exp = experiment(request.param, train_subset=2000, epochs=1)
-    calls = [("train_job", [dataset_file, exp, "anchor", s, out / f"anchor-{s}.pt", out / f"anchor-{s}.json", None, 1])
+    calls = [("train.train_job", [dataset_file, exp, "anchor", s, out / f"anchor-{s}.pt", out / f"anchor-{s}.json", None, 1])
              for s in (0, 1)]
     Job(out, "anchors", calls).run()
     return request.param, [out / "anchor-0.pt", out / "anchor-1.pt"]
@@ -225,7 +225,7 @@ def test_killed_star_resumes_bit_identical(dataset_file, tmp_path, star_anchors)
         saved = torch.load(state, map_location="cpu", weights_only=True)
         assert len(saved["extra"]["anchors"]) == 2  # the re-aligned anchors are part of the state
 
-    resumed, killed_at = kill_and_resume(tmp_path, "star_job", "star-0",
+    resumed, killed_at = kill_and_resume(tmp_path, "star.star_job", "star-0",
                                          [dataset_file, experiment(batchnorm) | {"star": STAR}, "star-0", anchors],
                                          on_killed=holds_realigned_anchors)
     assert f"re-aligned 2 anchors to the star after epoch {killed_at + 1}" in resumed.log.read_text()

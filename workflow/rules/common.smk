@@ -3,7 +3,7 @@ import copy
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
-from starlight.data import DataError, check_data_root
+from starlight.data import DataError, dataset
 from starlight.locks import clear_stale_locks
 
 min_version("9.0")
@@ -19,16 +19,14 @@ validate(config, "../schemas/config.schema.yaml")
 
 
 def _checked_experiments():
-    try:
-        check_data_root(config["data_root"])
-    except DataError as err:
-        raise WorkflowError(f"invalid config: {err}")
     out = {}
     for name, exp in config["experiments"].items():
         exp = copy.deepcopy(exp)
         try:
+            if config["data_root"]:
+                dataset(exp["dataset"]).check_root(config["data_root"])
             xp.check(name, exp)
-        except xp.ConfigError as err:
+        except (DataError, xp.ConfigError) as err:
             raise WorkflowError(f"invalid config: {err}")
         out[name] = exp
     return out

@@ -1,4 +1,4 @@
-from starlight.jobs import aggregate_job
+from starlight.jobs.aggregate import aggregate_job
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,4 +1,4 @@
-from starlight.jobs import barrier_job
+from starlight.jobs.barrier import barrier_job
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

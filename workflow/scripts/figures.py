@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from starlight.jobs import figures_job
+from starlight.jobs.figures import figures_job
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

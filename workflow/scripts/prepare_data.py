@@ -1,4 +1,4 @@
-from starlight.jobs import prepare_data
+from starlight.jobs.data import prepare_data
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

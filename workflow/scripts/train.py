@@ -1,4 +1,4 @@
-from starlight.jobs import train_job
+from starlight.jobs.train import train_job
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,4 +1,4 @@
-"""Weight-matching alignment (Ainsworth et al., "Git Re-Basin", 2023) built on `rebasin`.
+"""Weight matching (Ainsworth et al., "Git Re-Basin", 2023) built on the `rebasin` package.
 
 Hidden units of a network can be permuted without changing the function it computes.
 Weight matching picks, for every group of hidden units, the permutation of model B that

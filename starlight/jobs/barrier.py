@@ -1,0 +1,57 @@
+"""Step `barrier`: align one pair, then measure loss and accuracy along the straight path, aligned and not."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pandas as pd
+
+from ..barrier import barriers_from_curve, curve, grid
+from ..bn import recompute_bn_stats
+from ..checkpoint import load_into
+from ..models import has_batchnorm
+from .common import bn_data, model_factory, setup, splits_of, write_csv
+
+log = logging.getLogger("starlight")
+
+
+def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model2: str, ckpt1: str, ckpt2: str,
+                out_curve: str, out_barriers: str, threads: int = 1) -> None:
+    """Align model2 onto model1, then measure loss/accuracy along the straight path, aligned and not."""
+    t0 = time.perf_counter()
+    device = setup(exp, threads)
+    splits = splits_of(exp, dataset_file, device)
+    new_model = model_factory(exp)
+    m1 = load_into(new_model(), ckpt1, exp["model"]).to(device).eval()
+    m2 = load_into(new_model(), ckpt2, exp["model"]).to(device).eval()
+    bcfg = exp["barrier"]
+    ts = grid(bcfg["grid_points"])
+    bn_x = bn_data(exp, splits) if has_batchnorm(m1) else None
+    eval_splits = {"train": splits.split("train"), "test": splits.split("test")}
+
+    variants = {"unaligned": m2}
+    if bcfg["align"]:
+        from ..align import align
+
+        aligned = align(m1, m2, splits.train_x[:256], seed=bcfg["align_seed"])
+        variants["aligned"] = recompute_bn_stats(aligned, bn_x) if bn_x is not None else aligned.eval()
+    rows, barriers = [], {}
+    for variant, model in variants.items():
+        points = curve(m1, model, eval_splits, ts, bn_x)
+        rows += [{"aligned": variant == "aligned", **r} for r in points]
+        barriers[variant] = barriers_from_curve(points)
+    main = barriers["aligned" if bcfg["align"] else "unaligned"]
+    record = {"pair_type": pair_type, "model1": model1, "model2": model2,
+              "n_anchors": exp.get("n_anchors"), "aligned": bool(bcfg["align"]), **main}
+    record.update({f"unaligned_{k}": v for k, v in barriers["unaligned"].items()})
+    endpoints = [r for r in rows if r["aligned"] == bool(bcfg["align"]) and r["t"] in (0.0, 1.0)]
+    for r in endpoints:
+        prefix = "model1" if r["t"] == 0.0 else "model2"
+        record[f"{prefix}_{r['split']}_loss"] = r["loss"]
+        record[f"{prefix}_{r['split']}_acc"] = r["accuracy"]
+    write_csv(pd.DataFrame(rows), out_curve)
+    write_csv(pd.DataFrame([record]), out_barriers)
+    log.info("%s %s vs %s: train loss barrier %.4f (unaligned %.4f), test %.4f, %.1fs", pair_type, model1, model2,
+             main["train_loss_barrier"], barriers["unaligned"]["train_loss_barrier"], main["test_loss_barrier"],
+             time.perf_counter() - t0)

@@ -1,0 +1,74 @@
+"""What the steps share: process set-up, the experiment's data and models, and writing results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..bn import bn_subset
+from ..checkpoint import archive, atomic_write, save_json, save_model
+from ..data import Splits, dataset, load_splits
+from ..metrics import evaluate_splits
+from ..models import build_model
+from ..runtime import configure, provenance, resolve_device
+
+log = logging.getLogger("starlight")
+
+
+def setup(exp: dict, threads: int) -> torch.device:
+    configure(threads, exp.get("deterministic", False))
+    device = resolve_device(exp.get("device", "auto"))
+    where = provenance(device)
+    log.info("device %s (%s), %d thread(s), SLURM job %s", where["device"], where["device_name"], where["threads"],
+             where["slurm_job_id"] or "none")
+    return device
+
+
+def splits_of(exp: dict, dataset_file: str, device: torch.device) -> Splits:
+    return load_splits(dataset_file, exp["dataset"], exp["data"]).to(device)
+
+
+def model_factory(exp: dict) -> Callable[[], nn.Module]:
+    """Builds the experiment's model for its dataset's image shape and class count."""
+    spec = dataset(exp["dataset"]).spec
+    return lambda: build_model(exp["model"], spec.shape, spec.n_classes)
+
+
+def bn_data(exp: dict, splits: Splits) -> torch.Tensor:
+    return bn_subset(splits.train_x, exp["barrier"]["bn_subset"], exp["barrier"]["bn_seed"])
+
+
+def file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def config_hash(exp: dict) -> str:
+    """A short fingerprint of a job's config: tags its training state and its archived checkpoints."""
+    return hashlib.sha256(json.dumps(exp, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def write_model(model, exp: dict, splits: Splits, meta: dict, out_ckpt: str, out_json: str, t0: float,
+                state_path: str | None) -> None:
+    """Evaluate, write metadata and checkpoint atomically, archive them, and drop the finished training state."""
+    meta["final"] = evaluate_splits(model, splits)
+    meta["seconds"] = time.perf_counter() - t0
+    log.info("final %s", " ".join(f"{k} {v:.4f}" for k, v in meta["final"].items()))
+    # The JSON goes first: the checkpoint is what marks the job done for a reader that checks it alone.
+    save_json(meta, out_json)
+    save_model(model, exp["model"], out_ckpt)
+    archive_dir = Path(out_ckpt).parent.parent / "archive" / meta["model"]
+    archive([out_ckpt, out_json], archive_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{config_hash(exp)}")
+    if state_path:
+        Path(state_path).unlink(missing_ok=True)
+
+
+def write_csv(df: pd.DataFrame, path: str) -> None:
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.8g"))

@@ -1,0 +1,55 @@
+"""Step `train_star`: one star, trained on its anchors with the Starlight objective."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..bn import recompute_bn_stats
+from ..checkpoint import load_into
+from ..models import has_batchnorm
+from ..runtime import provenance, seed_everything
+from ..star import train_star
+from .common import bn_data, config_hash, file_digest, model_factory, setup, splits_of, write_model
+
+
+def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
+             state_path: str | None = None, threads: int = 1) -> None:
+    """Train one star on its anchors with the Starlight objective.
+
+    `exp["star"]` holds this star's settings: t_scheme, t_constant, mu_star, realign_every_epoch, and its
+    own `n_anchors` and `seed`; `exp["train"]` its optimizer and schedule.
+    """
+    t0 = time.perf_counter()
+    device = setup(exp, threads)
+    splits = splits_of(exp, dataset_file, device)
+    new_model = model_factory(exp)
+    cfg, scfg = exp["train"], exp["star"]
+    if len(anchor_ckpts) != scfg["n_anchors"]:
+        raise ValueError(f"{name} is trained on {scfg['n_anchors']} anchors but {len(anchor_ckpts)} were given")
+    anchors = [load_into(new_model(), p, exp["model"]).state_dict() for p in anchor_ckpts]
+    seed_everything(scfg["seed"])
+    model = new_model().to(device)
+    realign = None
+    if scfg["realign_every_epoch"]:
+        from ..align import align
+
+        example = splits.train_x[:256]
+
+        def realign(star_model, anchor_state):
+            anchor_model = new_model().to(device)
+            anchor_model.load_state_dict(anchor_state)
+            aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"])
+            return aligned.state_dict()
+
+    history = train_star(name, model, anchors, splits.train_x, splits.train_y, cfg, scfg["seed"],
+                         t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
+                         realign=realign, state_path=state_path,
+                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}))
+    if has_batchnorm(model):
+        recompute_bn_stats(model, bn_data(exp, splits))
+    meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],
+            "anchors": [Path(p).stem for p in anchor_ckpts],
+            "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
+            "epochs": cfg["epochs"], "history": history, **provenance(device)}
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)

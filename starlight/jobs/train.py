@@ -1,0 +1,40 @@
+"""Step `train`: one anchor or held-out model, trained from its seed or imported from a pretrained folder."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ..bn import recompute_bn_stats
+from ..checkpoint import load_into
+from ..models import has_batchnorm
+from ..runtime import provenance, seed_everything
+from ..train import train_classifier
+from .common import bn_data, config_hash, model_factory, setup, splits_of, write_model
+
+log = logging.getLogger("starlight")
+
+
+def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str, out_json: str,
+              state_path: str | None = None, threads: int = 1) -> None:
+    """Train one anchor or held-out model from its seed, or import it from `exp["pretrained"]`."""
+    t0 = time.perf_counter()
+    device = setup(exp, threads)
+    splits = splits_of(exp, dataset_file, device)
+    seed_everything(seed)
+    model = model_factory(exp)().to(device)
+    name = f"{role}-{seed}"
+    pretrained = exp.get("pretrained")
+    if pretrained:
+        load_into(model, pretrained, exp["model"])
+        log.info("%s: imported from %s", name, pretrained)
+        history = []
+    else:
+        history = train_classifier(name, model, splits.train_x, splits.train_y, exp["train"], seed, state_path,
+                                   config_hash(exp))
+        if has_batchnorm(model):
+            recompute_bn_stats(model, bn_data(exp, splits))
+    meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},
+            "pretrained": pretrained, "epochs": 0 if pretrained else exp["train"]["epochs"], "history": history,
+            **provenance(device)}
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
