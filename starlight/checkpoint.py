@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .models import model_config
+
 FORMAT = "starlight-model-v1"
 
 
@@ -100,17 +102,27 @@ def load_torch(path: str | Path) -> Any:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {type(exc).__name__}: {first_line}") from exc
 
 
+def _check_architecture(path: Path, saved_cfg: dict, model_cfg: dict) -> None:
+    """Compare what the checkpoint's model and the configured one read (models.model_config), nothing else."""
+    try:
+        saved = model_config(saved_cfg)
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path} was saved for a model this version cannot build ({exc})") from exc
+    wanted = model_config(model_cfg)
+    keys = list(dict.fromkeys([*saved, *wanted]))
+    diff = {k: (saved.get(k), wanted.get(k)) for k in keys if saved.get(k) != wanted.get(k)}
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"checkpoint {path} has a different architecture ({detail})")
+
+
 def load_state_dict(path: str | Path, model_cfg: dict | None = None) -> dict[str, torch.Tensor]:
     """Read a model checkpoint (ours, or a plain state dict) and return its state dict."""
+    path = Path(path)
     obj = load_torch(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        saved_cfg = obj["model"]
         if model_cfg is not None:
-            keys = ("name", "depth", "width", "batchnorm")
-            diff = {k: (saved_cfg.get(k), model_cfg.get(k)) for k in keys if saved_cfg.get(k) != model_cfg.get(k)}
-            if diff:
-                detail = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
-                raise CheckpointError(f"checkpoint {path} has a different architecture ({detail})")
+            _check_architecture(path, obj["model"], model_cfg)
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"checkpoint {path} holds no state dict of tensors")

@@ -6,6 +6,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data import dataset
+from .models import check_model_config
+
 PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor")
 
 
@@ -128,6 +131,11 @@ def check(name: str, exp: dict) -> None:
         if caps.get(pair_type, 0) > len(candidates):
             raise ConfigError(f"{where}.barrier.max_pairs.{pair_type}={caps[pair_type]} is more than the "
                               f"{len(candidates)} {pair_type} pairs that exist")
+    spec = dataset(exp["dataset"]).spec
+    try:
+        check_model_config(exp["model"], spec.shape, spec.n_classes)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{exc}") from exc
     data = exp["data"]
     if data.get("train_subset") is not None and data["train_subset"] < exp["train"]["batch_size"]:
         raise ConfigError(f"{where}.data.train_subset={data['train_subset']} is smaller than one batch "
