@@ -15,7 +15,7 @@ from . import experiment as xp
 from . import pretrained
 from .code import fingerprint
 from .data import dataset
-from .models import uses_batchnorm
+from .models import model_config, uses_batchnorm
 
 # Keys of an experiment's `train` section that change how a job runs, not its outputs.
 RUN_OPTIONS = ("checkpoint_every",)
@@ -67,8 +67,9 @@ def _train_section(train: dict) -> dict:
 
 
 def _model_params(exp: dict, train: dict) -> dict:
-    keys = ("dataset", "device", "deterministic", "data", "model")
-    return {k: exp[k] for k in keys} | {"train": _train_section(train), "barrier": bn_settings(exp)}
+    keys = ("dataset", "device", "deterministic", "data")
+    return {k: exp[k] for k in keys} | {"model": model_config(exp["model"]), "train": _train_section(train),
+                                        "barrier": bn_settings(exp)}
 
 
 def train_params(exp: dict, role: str, seed: int) -> dict:
@@ -94,7 +95,7 @@ def barrier_params(exp: dict, model1: str) -> dict:
     if not barrier["align"]:
         barrier.pop("align_seed")
     n_anchors = xp.star(exp, int(model1.split("-")[1])).n_anchors if model1.startswith("star-") else None
-    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data", "model")}
+    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
     out |= {"barrier": barrier | bn_settings(exp), "n_anchors": n_anchors}
     return canonical(out | {"code": code("barrier", exp, "barrier.py")})
 

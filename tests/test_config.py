@@ -73,12 +73,25 @@ def test_schema_errors_name_the_key(workdir, section, key, value, message):
         ("star", "n_anchors", [3], "star.n_anchors: a star on 3 anchors needs 3 anchors, but anchors.count is 2"),
         ("barrier", "max_pairs", {"anchor_heldout": 5}, "barrier.max_pairs.anchor_heldout=5 is more than the 2"),
         ("heldout", "seed_start", 1, "seed ranges of anchors (0..1) and heldout (1..1) overlap"),
+        ("model", "name", "vgg11", "model.name='vgg11': vgg11 needs images of at least 32×32 (5 2×2 max-pools)"),
     ],
 )
 def test_cross_field_errors_name_the_key(workdir, section, key, value, message):
     proc = dry_run(workdir, edit(section, key, value))
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_model_limits_are_the_builders(workdir):
+    """The schema has no depth maximum: wrn-40 is valid, and wrn's own rule is checked before any job."""
+    cfg = edit("model", "depth", 40)
+    cfg["experiments"]["tiny"]["model"]["name"] = "wrn"
+    proc = dry_run(workdir, cfg)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    cfg["experiments"]["tiny"]["model"]["depth"] = 20
+    proc = dry_run(workdir, cfg)
+    assert proc.returncode != 0
+    assert "experiments.tiny.model.depth=20: wrn needs (depth − 4) % 6 == 0" in proc.stdout + proc.stderr
 
 
 def with_top(key, value):
