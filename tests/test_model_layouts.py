@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from starlight.checkpoint import CheckpointError, load_into
-from starlight.experiment import pretrained_files
+from starlight.pretrained import files as pretrained_files
 from starlight.models import build_model
 
 CIFAR = (3, 32, 32)

@@ -11,6 +11,7 @@ from conftest import ROOT
 from starlight.barrier import curve, grid, interpolate_state
 from starlight.bn import recompute_bn_stats
 from starlight.checkpoint import CheckpointError, load_into, save_model
+from starlight.data import ImageSet
 from starlight.metrics import evaluate
 from starlight.models import MODEL_KEYS, MODELS, build_model, check_model_config, has_batchnorm, model_config
 from starlight.star import star_loss
@@ -97,24 +98,30 @@ def test_checkpoint_roundtrip_is_bit_exact(name, n_classes, tmp_path):
     assert torch.equal(model.eval()(x), loaded.eval()(x))
 
 
+def _image_set(shape, n_classes, size, seed):
+    """Random uint8 images in an ImageSet, as the pipeline's splits hold them."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (size, *shape), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, n_classes, (size,), generator=g)
+    return ImageSet(images, labels, (0.5,) * shape[0], (0.25,) * shape[0])
+
+
 @pytest.mark.parametrize("name", list(TINY))
 def test_curve_through_stem_matches_each_interpolated_model(name):
-    """barrier.curve lerps the stems' outputs; for every architecture that equals evaluating θ_t itself."""
+    """barrier.curve lerps the stems' outputs; for every architecture that equals evaluating θ_t itself, with BN
+    statistics re-estimated at every t."""
     n_classes = 7 if name == "resnet18_torch" else 10
     cfg, shape = TINY[name]
-    cfg = {**cfg, "dropout": 0.0} if "dropout" in cfg else cfg  # BN re-estimation runs in train mode: no masks
     model1, model2 = (build_model(cfg, shape, n_classes) for _ in range(2))
-    x, y = _batch(shape, n_classes, size=24, seed=2)
-    bn_x = _batch(shape, n_classes, size=24, seed=3)[0] if has_batchnorm(model1) else None
-    for model in (model1, model2):
-        recompute_bn_stats(model, bn_x) if bn_x is not None else model.eval()
-    rows = curve(model1, model2, {"test": (x, y)}, grid(3), bn_x)
+    data = _image_set(shape, n_classes, size=24, seed=2)
+    bn_x = _image_set(shape, n_classes, size=24, seed=3).normalised() if has_batchnorm(model1) else None
+    rows = curve(model1, model2, {"test": data}, grid(3), bn_x)
     for row, t in zip(rows, grid(3)):
         model = copy.deepcopy(model1)
         model.load_state_dict(interpolate_state(model1.state_dict(), model2.state_dict(), t))
-        if bn_x is not None and 0 < t < 1:
+        if bn_x is not None:
             recompute_bn_stats(model, bn_x)
-        loss, _ = evaluate(model, x, y)
+        loss, _ = evaluate(model, data)
         assert row["loss"] == pytest.approx(loss, rel=1e-4), (t, row)
 
 
