@@ -16,6 +16,7 @@ from . import pretrained
 from .code import fingerprint
 from .data import dataset
 from .models import model_config, uses_batchnorm
+from .optim import optimizer_settings
 
 # Keys of an experiment's `train` section that change how a job runs, not its outputs.
 RUN_OPTIONS = ("checkpoint_every",)
@@ -63,7 +64,7 @@ def bn_settings(exp: dict) -> dict:
 
 
 def _train_section(train: dict) -> dict:
-    return {k: v for k, v in train.items() if k not in RUN_OPTIONS}
+    return {k: v for k, v in optimizer_settings(train).items() if k not in RUN_OPTIONS}
 
 
 def _model_params(exp: dict, train: dict) -> dict:
