@@ -10,7 +10,10 @@ from torch import nn
 
 from .bn import recompute_bn_stats
 from .data import ImageSet
+from .interpolate import interpolate_state
 from .metrics import evaluate_many
+
+__all__ = ["barrier", "barriers_from_curve", "curve", "grid", "interpolate_state"]
 
 
 def grid(points: int) -> list[float]:
@@ -18,12 +21,6 @@ def grid(points: int) -> list[float]:
     if points < 2:
         raise ValueError(f"a barrier grid needs at least 2 points, got {points}")
     return [i / (points - 1) for i in range(points)]
-
-
-def interpolate_state(sd1: dict[str, torch.Tensor], sd2: dict[str, torch.Tensor], t: float) -> dict[str, torch.Tensor]:
-    """(1−t)·sd1 + t·sd2 for floating tensors; integer buffers (BN batch counters) are taken from sd1."""
-    return {k: torch.lerp(v, sd2[k].to(v.dtype), t) if v.is_floating_point() else v.clone()
-            for k, v in sd1.items()}
 
 
 def barrier(ts: Iterable[float], values: Iterable[float], kind: str = "loss") -> float:

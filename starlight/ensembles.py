@@ -18,9 +18,9 @@ from collections.abc import Hashable, Sequence
 import torch
 from torch import nn
 
-from .barrier import interpolate_state
 from .bn import recompute_bn_stats
 from .data import ImageSet
+from .interpolate import interpolate_state
 from .models import has_batchnorm
 
 SegmentPoint = tuple[int, float]  # (anchor index, t)

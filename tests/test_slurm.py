@@ -60,8 +60,8 @@ def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
     res = workdir / "results" / "tiny"
     jobs = finished_jobs(workdir)
     assert jobs and set(jobs.values()) == {"COMPLETED"}, jobs
-    # 5 models + 1 star, and the 10 barrier jobs as two group jobs of 5
-    assert len(jobs) == 8, jobs
+    # 5 models + 1 star, the 10 barrier jobs as two group jobs of 5, and the star's ensembles
+    assert len(jobs) == 9, jobs
 
     for meta_file in sorted((res / "models").glob("*.json")):
         meta = yaml.safe_load(meta_file.read_text())
@@ -100,11 +100,14 @@ def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(cfg))
     plan = planned_jobs(workdir, "--profile", "profiles/slurm", "--configfile", str(edited))
-    assert plan == {"train_star": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+    # the config record and the sweep table follow the config; the star's ensembles follow the star
+    assert plan == {"train_star": 1, "barrier": 4, "ensemble": 1, "aggregate": 1, "figures": 1, "ensembles": 1,
+                    "sweep": 1, "experiment_config": 1, "all": 1}
     before = finished_jobs(workdir)
     run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited))
     new = {k: v for k, v in finished_jobs(workdir).items() if k not in before}
-    assert len(new) == 2 and set(new.values()) == {"COMPLETED"}, new  # the star, then one barrier group
+    # the star, then one barrier group and the ensembles job
+    assert len(new) == 3 and set(new.values()) == {"COMPLETED"}, new
 
 
 def test_failing_job_is_reported_and_leaves_no_output(slurm_run):

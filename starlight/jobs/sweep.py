@@ -28,12 +28,3 @@ def sweep_job(experiment: str, variants: list[dict], barrier_csvs: list[str], pa
     for path in plot_sweep(table, Path(figure_dir), experiment, variants[0]["axis_base"] if variants else {}):
         log.info("wrote %s", path)
     log.info("%s: %d table rows from %d variant(s)", experiment, len(table), len(variants))
-
-
-def config_job(experiment: str, exp: dict, out: str) -> None:
-    """The experiment's config as it ran, every default filled in: part of the report."""
-    import yaml
-
-    text = yaml.safe_dump({"experiments": {experiment: exp}}, sort_keys=True)
-    atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-    log.info("wrote %s", out)

@@ -109,6 +109,6 @@ rule experiment_config:
     threads: 1
     params:
         experiment=lambda wc: config["experiments"][wc.sweep],
-        code=lambda wc: params.code("sweep", None, "experiment_config.py"),
+        code=lambda wc: params.code("config_record", None, "experiment_config.py"),
     script:
         "../scripts/experiment_config.py"

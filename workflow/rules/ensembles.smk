@@ -42,6 +42,6 @@ rule ensembles:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        code=code("ensembles", "ensembles.py"),
+        code=code("ensembles_table", "ensembles.py"),
     script:
         "../scripts/ensembles.py"

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from starlight.jobs.ensembles import gather_ensembles_job
+from starlight.jobs.ensembles_table import gather_ensembles_job
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,4 +1,4 @@
-from starlight.jobs.sweep import config_job
+from starlight.jobs.config_record import config_job
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
