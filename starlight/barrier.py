@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .bn import recompute_bn_stats
+from .data import ImageSet
 from .metrics import evaluate_many
 
 BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier")
@@ -46,7 +47,7 @@ def barrier(ts: Iterable[float], values: Iterable[float], kind: str = "loss") ->
 
 
 @torch.no_grad()
-def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, ImageSet],
           ts: list[float], bn_x: torch.Tensor | None = None, batch_size: int = 1000) -> list[dict]:
     """Loss and accuracy at each t on each split. Endpoints are the models themselves; at interior
     points BN statistics are re-estimated on `bn_x` first (when the model has BN).
@@ -73,7 +74,7 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, tuple[torch.Te
         for t, model in zip(ts, models):
             yield model.rest(z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t))
 
-    metrics = {split: evaluate_many(outputs, x, y, batch_size) for split, (x, y) in splits.items()}
+    metrics = {split: evaluate_many(outputs, data, batch_size) for split, data in splits.items()}
     return [{"t": t, "split": split, "loss": per_t[i][0], "accuracy": per_t[i][1]}
             for i, t in enumerate(ts) for split, per_t in metrics.items()]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .data import ImageSet
 from .models import has_batchnorm
 
 
@@ -33,8 +34,7 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 500)
     return model.eval()
 
 
-def bn_subset(train_x: torch.Tensor, size: int, seed: int) -> torch.Tensor:
-    """A fixed, seeded subset of the training images used for every BN re-estimation."""
-    size = min(size, train_x.shape[0])
-    idx = torch.randperm(train_x.shape[0], generator=torch.Generator().manual_seed(seed))[:size]
-    return train_x[idx.to(train_x.device)]
+def bn_subset(train: ImageSet, size: int, seed: int) -> torch.Tensor:
+    """A fixed, seeded subset of the (un-augmented) training images used for every BN re-estimation."""
+    size = min(size, len(train))
+    return train.normalised(torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:size])

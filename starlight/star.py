@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from .data import ImageSet
 from .train import run_sgd
 
 log = logging.getLogger("starlight")
@@ -61,8 +62,7 @@ def train_star(
     name: str,
     model: nn.Module,
     anchors: list[dict[str, torch.Tensor]],
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
+    train: ImageSet,
     cfg: dict,
     seed: int,
     t_scheme: str = "uniform",
@@ -79,7 +79,7 @@ def train_star(
     """
     if not anchors:
         raise ValueError(f"{name}: star training needs at least one anchor")
-    device = train_x.device
+    device = train.device
     anchor_states = [{k: v.to(device) for k, v in a.items()} for a in anchors]
     current = [anchor_params(model, a, device) for a in anchor_states]
     scratch = {k: v.detach().clone() for k, v in model.named_buffers()}
@@ -107,5 +107,5 @@ def train_star(
         params = [anchor_params(model, state, device) for state in saved]
         anchor_states[:], current[:] = saved, params  # all or nothing
 
-    return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
+    return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
                    extra_state, load_extra_state, on_epoch_end, state_tag)

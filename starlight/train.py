@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import CheckpointError, load_torch, save_torch
-from .data import batches, epoch_order
+from .data import ImageSet
 
 log = logging.getLogger("starlight")
 
@@ -83,8 +83,7 @@ def run_sgd(
     name: str,
     model: nn.Module,
     loss_fn: LossFn,
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
+    train: ImageSet,
     cfg: dict,
     seed: int,
     state_path: str | Path | None = None,
@@ -101,7 +100,7 @@ def run_sgd(
     Returns the per-epoch history. Raises DivergenceError on a non-finite loss (and drops the state).
     """
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
-    steps_per_epoch = math.ceil(train_x.shape[0] / batch_size)
+    steps_per_epoch = train.steps_per_epoch(batch_size)
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg, epochs * steps_per_epoch)
     every = int(cfg.get("checkpoint_every", 0) or 0)
@@ -130,17 +129,16 @@ def run_sgd(
             model.load_state_dict(initial_model)  # undo whatever the partial load changed
             _set_rng_state(initial_rng)
             state_path.unlink(missing_ok=True)
-            return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path,
+            return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
                            extra_state, load_extra_state, on_epoch_end, state_tag)
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         model.train()
-        order = epoch_order(train_x.shape[0], seed, epoch, train_x.device)
         rng = random.Random(seed * 7919 + epoch)
-        loss_sum = torch.zeros((), device=train_x.device)
-        correct = torch.zeros((), device=train_x.device, dtype=torch.long)
-        for step, (x, y) in enumerate(batches(train_x, train_y, batch_size, order)):
+        loss_sum = torch.zeros((), device=train.device)
+        correct = torch.zeros((), device=train.device, dtype=torch.long)
+        for step, (x, y) in enumerate(train.epoch(batch_size, seed, epoch)):
             loss, logits = loss_fn(x, y, rng)
             if not torch.isfinite(loss):
                 if state_path is not None:
@@ -155,7 +153,7 @@ def run_sgd(
             sched.step()
             loss_sum += loss.detach() * x.shape[0]
             correct += (logits.detach().argmax(1) == y).sum()
-        n = train_x.shape[0]
+        n = len(train)
         record = {"epoch": epoch + 1, "loss": loss_sum.item() / n, "acc": correct.item() / n,
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
         history.append(record)
@@ -170,7 +168,7 @@ def run_sgd(
     return history
 
 
-def train_classifier(name: str, model: nn.Module, train_x, train_y, cfg: dict, seed: int,
+def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, seed: int,
                      state_path: str | Path | None = None, state_tag: str = "") -> list[dict]:
     """Ordinary SGD training: the anchors and held-out models."""
 
@@ -178,4 +176,4 @@ def train_classifier(name: str, model: nn.Module, train_x, train_y, cfg: dict, s
         logits = model(x)
         return F.cross_entropy(logits, y), logits
 
-    return run_sgd(name, model, loss_fn, train_x, train_y, cfg, seed, state_path, state_tag=state_tag)
+    return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag)

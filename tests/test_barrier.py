@@ -58,7 +58,7 @@ def test_interpolation_endpoints_reproduce_models(batchnorm):
 def test_curve_of_a_model_with_itself_is_flat(small_splits):
     torch.manual_seed(0)
     model = build_model({"name": "mlp", "depth": 1, "width": 16})
-    splits = {"train": small_splits.split("train"), "test": small_splits.split("test")}
+    splits = {"train": small_splits.train, "test": small_splits.test}
     rows = curve(model, model, splits, grid(5))
     losses = [r["loss"] for r in rows if r["split"] == "test"]
     assert max(losses) - min(losses) < 1e-5
@@ -74,8 +74,8 @@ def _curve_model_by_model(model1, model2, splits, ts, bn_x):
         model.load_state_dict(interpolate_state(model1.state_dict(), model2.state_dict(), t))
         if bn_x is not None and 0.0 < t < 1.0:
             recompute_bn_stats(model, bn_x)
-        for split, (x, y) in splits.items():
-            loss, acc = evaluate(model, x, y)
+        for split, data in splits.items():
+            loss, acc = evaluate(model, data)
             rows.append({"t": t, "split": split, "loss": loss, "accuracy": acc})
     return rows
 
@@ -89,15 +89,15 @@ def test_curve_matches_evaluating_each_interpolated_model(small_splits, cfg):
     """The one-pass curve lerps the stem's outputs instead of its weights: same numbers as the definition."""
     torch.manual_seed(0)
     model1, model2 = build_model(cfg), build_model(cfg)
-    splits = {"train": small_splits.split("train"), "test": small_splits.split("test")}
-    bn_x = small_splits.train_x[:500] if has_batchnorm(model1) else None
+    splits = {"train": small_splits.train, "test": small_splits.test}
+    bn_x = small_splits.train.head(500) if has_batchnorm(model1) else None
     if bn_x is not None:  # give the endpoints real statistics, as trained models have
         recompute_bn_stats(model1, bn_x)
         recompute_bn_stats(model2, bn_x)
     fast = curve(model1, model2, splits, grid(6), bn_x, batch_size=300)
     slow = _curve_model_by_model(model1, model2, splits, grid(6), bn_x)
     assert [(r["t"], r["split"]) for r in fast] == [(r["t"], r["split"]) for r in slow]
-    n_test = splits["test"][0].shape[0]
+    n_test = len(splits["test"])
     for f, s in zip(fast, slow):
         assert f["loss"] == pytest.approx(s["loss"], rel=1e-5), (f, s)
         assert abs(f["accuracy"] - s["accuracy"]) <= 1 / n_test, (f, s)  # at most one float-level tie flips

@@ -57,9 +57,11 @@ def test_split_is_seeded_and_disjoint(raw_data):
     a = make_splits(raw_data, FASHION.spec, val_size=1000, split_seed=3)
     b = make_splits(raw_data, FASHION.spec, val_size=1000, split_seed=3)
     c = make_splits(raw_data, FASHION.spec, val_size=1000, split_seed=4)
-    assert torch.equal(a.val_x, b.val_x) and not torch.equal(a.val_x, c.val_x)
-    assert a.train_x.shape[0] == 59000 and a.val_x.shape[0] == 1000
-    assert abs(a.train_x.mean().item()) < 0.05 and abs(a.train_x.std().item() - 1) < 0.05
+    assert torch.equal(a.val.images, b.val.images) and not torch.equal(a.val.images, c.val.images)
+    assert len(a.train) == 59000 and len(a.val) == 1000
+    assert a.train.images.dtype == torch.uint8 and a.train.images.shape[1:] == (1, 28, 28)
+    x = a.train.normalised()
+    assert abs(x.mean().item()) < 0.05 and abs(x.std().item() - 1) < 0.05
 
 
 def test_epoch_order_is_a_function_of_seed_and_epoch():

@@ -81,25 +81,26 @@ def _mean_path_loss(model, anchors, x, y, ts=(0.25, 0.5, 0.75)):
 
 
 def test_star_training_lowers_interpolated_loss(small_splits):
-    x, y = small_splits.train_x, small_splits.train_y
+    train = small_splits.train
+    x, y = train.normalised(), train.labels
     cfg = {"name": "mlp", "depth": 1, "width": 32}
     anchors = []
     for seed in range(2):
         torch.manual_seed(seed)
         m = build_model(cfg)
-        train_classifier(f"anchor-{seed}", m, x, y, TRAIN, seed)
+        train_classifier(f"anchor-{seed}", m, train, TRAIN, seed)
         anchors.append(m.state_dict())
     torch.manual_seed(10)
     star = build_model(cfg)
     before = _mean_path_loss(star, anchors, x, y)
-    train_star("star", star, anchors, x, y, TRAIN, seed=10)
+    train_star("star", star, anchors, train, TRAIN, seed=10)
     after = _mean_path_loss(star, anchors, x, y)
     assert after < 0.5 * before, (before, after)
     # and the star is a solution itself
-    _, acc = evaluate(star, *small_splits.split("test"))
+    _, acc = evaluate(star, small_splits.test)
     assert acc > 0.7
     # the path star -> anchor has a small barrier (it was trained for it)
-    rows = curve(star, _load(cfg, anchors[0]), {"train": (x, y), "test": small_splits.split("test")}, grid(5))
+    rows = curve(star, _load(cfg, anchors[0]), {"train": train, "test": small_splits.test}, grid(5))
     assert barriers_from_curve(rows)["train_loss_barrier"] < 0.05
 
 

@@ -10,10 +10,10 @@ import torch
 
 from .idx import FASHION_MNIST
 from .spec import DataError, DatasetSpec
-from .splits import Splits, batches, epoch_order, make_splits, read_prepared
+from .splits import ImageSet, Splits, batch_bounds, epoch_order, make_splits, read_prepared
 
-__all__ = ["DATASETS", "DataError", "DatasetSpec", "Splits", "batches", "dataset", "epoch_order", "load_dataset",
-           "load_splits", "make_splits"]
+__all__ = ["DATASETS", "DataError", "DatasetSpec", "ImageSet", "Splits", "batch_bounds", "dataset", "epoch_order",
+           "load_dataset", "load_splits", "make_splits"]
 
 DATASETS = {
     "fashion_mnist": FASHION_MNIST,

@@ -28,13 +28,13 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
     bcfg = exp["barrier"]
     ts = grid(bcfg["grid_points"])
     bn_x = bn_data(exp, splits) if has_batchnorm(m1) else None
-    eval_splits = {"train": splits.split("train"), "test": splits.split("test")}
+    eval_splits = {"train": splits.train, "test": splits.test}
 
     variants = {"unaligned": m2}
     if bcfg["align"]:
         from ..align import align
 
-        aligned = align(m1, m2, splits.train_x[:256], seed=bcfg["align_seed"])
+        aligned = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"])
         variants["aligned"] = recompute_bn_stats(aligned, bn_x) if bn_x is not None else aligned.eval()
     rows, barriers = [], {}
     for variant, model in variants.items():

@@ -43,7 +43,7 @@ def model_factory(exp: dict) -> Callable[[], nn.Module]:
 
 
 def bn_data(exp: dict, splits: Splits) -> torch.Tensor:
-    return bn_subset(splits.train_x, exp["barrier"]["bn_subset"], exp["barrier"]["bn_seed"])
+    return bn_subset(splits.train, exp["barrier"]["bn_subset"], exp["barrier"]["bn_seed"])
 
 
 def file_digest(path: str) -> str:

@@ -34,7 +34,7 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     if scfg["realign_every_epoch"]:
         from ..align import align
 
-        example = splits.train_x[:256]
+        example = splits.train.head(256)
 
         def realign(star_model, anchor_state):
             anchor_model = new_model().to(device)
@@ -42,7 +42,7 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
             aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"])
             return aligned.state_dict()
 
-    history = train_star(name, model, anchors, splits.train_x, splits.train_y, cfg, scfg["seed"],
+    history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
                          realign=realign, state_path=state_path,
                          state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}))

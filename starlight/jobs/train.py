@@ -30,8 +30,7 @@ def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str,
         log.info("%s: imported from %s", name, pretrained)
         history = []
     else:
-        history = train_classifier(name, model, splits.train_x, splits.train_y, exp["train"], seed, state_path,
-                                   config_hash(exp))
+        history = train_classifier(name, model, splits.train, exp["train"], seed, state_path, config_hash(exp))
         if has_batchnorm(model):
             recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},
