@@ -28,8 +28,8 @@ from .matching import match
 from .rebasin import rebasin_align
 from .spec import Group, Member, PermutationSpec, UnsupportedLayerError
 
-__all__ = ["METHODS", "Group", "Member", "PermutationSpec", "Permutations", "UnsupportedLayerError", "align",
-           "align_with_permutations", "apply_permutations", "compose", "identity", "invert", "match",
+__all__ = ["DEFAULT_METHOD", "METHODS", "Group", "Member", "PermutationSpec", "Permutations", "UnsupportedLayerError",
+           "align", "align_with_permutations", "apply_permutations", "compose", "identity", "invert", "match",
            "permutation_spec"]
 
 
@@ -49,10 +49,11 @@ METHODS: dict[str, Callable[..., tuple[nn.Module, Permutations]]] = {
     "matching": matching_align,
     "rebasin": rebasin_align,
 }
+DEFAULT_METHOD = "rebasin"
 
 
 def align(reference: nn.Module, model: nn.Module, example_input: torch.Tensor, *, seed: int = 0,
-          method: str = "rebasin", max_iterations: int = 100) -> nn.Module:
+          method: str = DEFAULT_METHOD, max_iterations: int = 100) -> nn.Module:
     """Return a copy of `model` with its hidden units permuted to match `reference`.
 
     The copy computes the same function as `model` (a pure re-parametrisation, BN running statistics
@@ -65,7 +66,7 @@ def align(reference: nn.Module, model: nn.Module, example_input: torch.Tensor, *
 
 
 def align_with_permutations(reference: nn.Module, model: nn.Module, example_input: torch.Tensor, *,
-                            seed: int = 0, method: str = "rebasin", max_iterations: int = 100
+                            seed: int = 0, method: str = DEFAULT_METHOD, max_iterations: int = 100
                             ) -> tuple[nn.Module, Permutations]:
     """Like `align`, but also return the permutations found.
 

@@ -12,7 +12,9 @@ improves the objective (ties never flip), and the sweeps stop when one changes n
 
 Speed: every member's matrix is kept between steps. When the permutation of the member's other axis has
 changed at only a few units since, the matrix is updated with those units' columns only, so late sweeps
-cost a fraction of the first. Matrices are float32; acceptance uses a tolerance above float32 rounding.
+cost a fraction of the first; a group whose matrices did not change at all is not solved again (the last
+sweep, which only confirms, costs almost nothing). Matrices are float32; acceptance uses a tolerance
+above float32 rounding.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ PARTIAL_UPDATE_FRACTION = 0.5  # update a matrix in place when fewer than this f
 
 
 class _Term:
-    """One member's (n, n) matrix C[i, j] = <unit i of A, unit j of B with its other axes permuted>."""
+    """One member's (n, n) matrix C[i, j] = <unit i of A, unit j of B with its other axes permuted>.
+
+    With at most one other permuted axis (every Linear and Conv weight), A and B are stored as (L, r, n):
+    L along the other axis, r the remaining entries, the units last. Permuting the other axis then gathers
+    whole (r, n) slabs, and C = A^T B is one matrix product.
+    """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, member: Member, size: int,
                  other_axes: dict[int, list[tuple[str, Member]]]):
@@ -38,21 +45,21 @@ class _Term:
         self.shape = a.shape
         self.n = size
 
-        def units_first(t: torch.Tensor) -> torch.Tensor:  # (n, block, rest of the axes in order)
+        def units_first(t: torch.Tensor) -> torch.Tensor:  # (n, block, the other axes in order)
             t = t.detach().float().movedim(member.axis, 0).narrow(0, member.offset, size * member.block)
             return t.reshape(size, member.block, *t.shape[1:])
 
-        if len(other_axes) <= 1:  # (n, L, r): L runs along the one other permuted axis (1 if none)
+        if len(other_axes) <= 1:
             axis = next(iter(other_axes), None)
             position = None if axis is None else axis + 2 if axis < member.axis else axis + 1
-            self.a = _along(units_first(a), position).contiguous()
-            self.b = _along(units_first(b), position).contiguous()
+            self.a, self.b = _slabs(units_first(a), position), _slabs(units_first(b), position)
         else:  # several other permuted axes: permute B's original tensor, then bring the units first
             self.a = units_first(a).reshape(size, -1)
             self.b, self.units_first = b.detach().float(), units_first
-        self.norms = (self.a.square().sum().item(), self.b.square().sum().item())
+        self.norms = (_squared_norm(self.a), _squared_norm(self.b))
         self.matrix: torch.Tensor | None = None
         self.index: dict[int, torch.Tensor] = {}
+        self.version = 0  # counts the changes of `matrix`
 
     def value(self, perms: Permutations) -> torch.Tensor:
         index = {axis: axis_index(self.shape[axis], [(perms[g], m) for g, m in slices])
@@ -65,31 +72,34 @@ class _Term:
             moved = (new != old).nonzero().flatten()
             if len(moved) < PARTIAL_UPDATE_FRACTION * len(new):
                 dev = self.a.device
-                moved_a = self.a[:, moved.to(dev)].reshape(self.n, -1)
-                delta_b = self.b[:, new[moved].to(dev)] - self.b[:, old[moved].to(dev)]
-                self.matrix = self.matrix + moved_a @ delta_b.reshape(self.n, -1).T
-                self.index = index
+                moved_a = self.a.index_select(0, moved.to(dev)).reshape(-1, self.n)
+                delta_b = self.b.index_select(0, new[moved].to(dev)) - self.b.index_select(0, old[moved].to(dev))
+                self.matrix = self.matrix + moved_a.T @ delta_b.reshape(-1, self.n)
+                self.index, self.version = index, self.version + 1
                 return self.matrix
-        self.matrix, self.index = self._full(index), index
+        self.matrix, self.index, self.version = self._full(index), index, self.version + 1
         return self.matrix
 
     def _full(self, index: dict[int, torch.Tensor]) -> torch.Tensor:
         dev = self.a.device
         if len(index) <= 1:
-            b = self.b if not index else self.b.index_select(1, next(iter(index.values())).to(dev))
-            return self.a.reshape(self.n, -1) @ b.reshape(self.n, -1).T
+            b = self.b if not index else self.b.index_select(0, next(iter(index.values())).to(dev))
+            return self.a.reshape(-1, self.n).T @ b.reshape(-1, self.n)
         b = self.b
         for axis, idx in index.items():
             b = b.index_select(axis, idx.to(dev))
         return self.a @ self.units_first(b).reshape(self.n, -1).T
 
 
-def _along(t: torch.Tensor, position: int | None) -> torch.Tensor:
-    """(n, ...) -> (n, L, r) with L the axis at `position` (or 1 when None)."""
-    if position is None:
-        return t.reshape(t.shape[0], 1, -1)
-    t = t.movedim(position, 1)
-    return t.reshape(t.shape[0], t.shape[1], -1)
+def _slabs(t: torch.Tensor, position: int | None) -> torch.Tensor:
+    """(n, ...) -> (L, r, n), L the axis at `position` (1 when None), r the remaining entries."""
+    t = t.reshape(t.shape[0], 1, -1) if position is None else t.movedim(position, 1)
+    return t.reshape(t.shape[0], t.shape[1], -1).permute(1, 2, 0).contiguous()
+
+
+def _squared_norm(t: torch.Tensor) -> float:
+    flat = t.reshape(-1)
+    return torch.dot(flat, flat).item()
 
 
 def match(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict[str, torch.Tensor], *,
@@ -117,14 +127,18 @@ def match(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict
     scale = {name: (sum(t.norms[0] for t in ts) * sum(t.norms[1] for t in ts)) ** 0.5 for name, ts in terms.items()}
 
     perms = identity(spec)
+    solved: dict[str, list[int]] = {}  # the terms' versions at each group's last assignment problem
     generator = torch.Generator().manual_seed(seed)
     for _ in range(max_iterations):
         changed = False
         for i in torch.randperm(len(spec), generator=generator).tolist():
             name = spec.groups[i].name
-            if not terms[name]:
-                continue
-            cost = sum(t.value(perms) for t in terms[name]).double().cpu()
+            matrices = [t.value(perms) for t in terms[name]]
+            versions = [t.version for t in terms[name]]
+            if not matrices or solved.get(name) == versions:
+                continue  # the same problem as last time: the same answer, already taken or refused
+            solved[name] = versions
+            cost = sum(matrices).double().cpu()
             _, cols = linear_sum_assignment(cost.numpy(), maximize=True)
             new = torch.from_numpy(cols).long()
             rows = torch.arange(len(new))

@@ -34,7 +34,7 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
     if bcfg["align"]:
         from ..align import align
 
-        aligned = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"])
+        aligned = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"], method=bcfg["align_method"])
         variants["aligned"] = recompute_bn_stats(aligned, bn_x) if bn_x is not None else aligned.eval()
     rows, barriers = [], {}
     for variant, model in variants.items():

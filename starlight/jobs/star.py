@@ -32,14 +32,15 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     model = new_model().to(device)
     realign = None
     if scfg["realign_every_epoch"]:
-        from ..align import align
+        from ..align import DEFAULT_METHOD, align
 
         example = splits.train.head(256)
 
         def realign(star_model, anchor_state):
             anchor_model = new_model().to(device)
             anchor_model.load_state_dict(anchor_state)
-            aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"])
+            aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"],
+                            method=exp["barrier"].get("align_method", DEFAULT_METHOD))
             return aligned.state_dict()
 
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
