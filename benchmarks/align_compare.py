@@ -3,7 +3,7 @@
 Pairs (Fashion-MNIST, trained here with the default experiment's SGD settings, one CPU thread):
 - mlp: MLP 784-128-10 (the default experiment's model), full training set;
 - cnn_bn: the zoo's CNN with BatchNorm (3 conv layers, width 16), on 10,000 training images;
-- resnet18_cifar: the zoo's CIFAR ResNet18 at width 1/8 (residual streams), when the zoo has it.
+- resnet18_cifar: the CIFAR ResNet18 at width 1/8 (residual streams), on 5,000 training images.
 Barriers are measured as the pipeline does (`starlight.barrier.curve`, 11 points, BN statistics
 re-estimated on 2,000 training images), on 5,000 training and 5,000 test images. Lower loss barriers and
 less negative accuracy barriers are better; the distance is ||θ_a − P θ_b|| (lower is better).
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -32,9 +34,19 @@ TRAIN = {"batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weigh
 CASES = {
     "mlp": ({"name": "mlp", "depth": 1, "width": 128, "batchnorm": False}, None, 5, 3),
     "cnn_bn": ({"name": "cnn", "depth": 3, "width": 16, "batchnorm": True}, 10000, 4, 2),
-    "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 1 / 8}, 10000, 3, 2),
+    "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 1 / 8}, 5000, 3, 2),
 }
 METHODS = ("matching", "rebasin")
+
+
+def build(cfg: dict, in_shape: tuple[int, ...]) -> torch.nn.Module:
+    if cfg["name"] in MODELS:
+        return build_model(cfg, in_shape)
+    # until the zoo has it: the tests' re-implementation (same layout, stem/rest included)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from architectures import ResNet18Cifar
+
+    return ResNet18Cifar(round(64 * cfg["width_multiplier"]), in_channels=in_shape[0])
 
 
 def distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
@@ -43,7 +55,7 @@ def distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cases", nargs="*", default=[c for c in CASES if CASES[c][0]["name"] in MODELS])
+    parser.add_argument("--cases", nargs="*", default=list(CASES))
     args = parser.parse_args()
     configure(1)
     raw, spec = load_dataset("fashion_mnist"), DATASETS["fashion_mnist"].spec
@@ -58,7 +70,7 @@ def main() -> None:
         models = []
         for seed in range(2 * n_pairs):
             seed_everything(seed)
-            model = build_model(cfg, tuple(splits.train.images.shape[1:]))
+            model = build(cfg, tuple(splits.train.images.shape[1:]))
             train_classifier(f"{case}-{seed}", model, splits.train, {**TRAIN, "epochs": epochs}, seed)
             models.append(model.eval())
         results = {m: {"seconds": [], "barriers": [], "distance": [], "groups": 0} for m in METHODS}

@@ -31,9 +31,9 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18Cifar(nn.Module):
-    def __init__(self, width: int = 64, n_classes: int = 10, blocks=(2, 2, 2, 2)):
+    def __init__(self, width: int = 64, n_classes: int = 10, blocks=(2, 2, 2, 2), in_channels: int = 3):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         cin = width
         for stage, n in enumerate(blocks, start=1):
@@ -45,7 +45,14 @@ class ResNet18Cifar(nn.Module):
         self.linear = nn.Linear(cin, n_classes)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        return self.rest(self.stem(x))
+
+    # forward(x) == rest(stem(x)), as the zoo's models (barrier.curve relies on it)
+    def stem(self, x):
+        return self.conv1(x)
+
+    def rest(self, z):
+        out = F.relu(self.bn1(z))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = F.avg_pool2d(out, out.shape[-1])
         return self.linear(out.view(out.size(0), -1))

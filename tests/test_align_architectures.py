@@ -4,6 +4,7 @@ exactly, and the aligned model computing the same function (eval mode, BN includ
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -13,40 +14,60 @@ from planting import chain_groups, densenet_groups, plant, resnet_groups, wrn_gr
 from torch import nn
 
 from starlight.align import align, permutation_spec
-from starlight.models import build_model
+from starlight.models import MODELS, build_model
 
 CIFAR, MNIST = (3, 32, 32), (1, 28, 28)
+
+
+def zoo(cfg: dict, shape: tuple[int, ...], own: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    """The registered model at this config; until the zoo registers it, our faithful re-implementation."""
+    return lambda: build_model(cfg, shape) if cfg["name"] in MODELS else own()
+
 
 # name: (build, hand-listed groups, number of groups worked out by hand, input shape)
 ARCHITECTURES = {
     # depth 2: two hidden Linear layers, each its own group (the output layer's units are the logits).
-    "mlp": (lambda: build_model({"name": "mlp", "depth": 2, "width": 8, "batchnorm": True}), chain_groups, 2, MNIST),
+    "mlp": (zoo({"name": "mlp", "depth": 2, "width": 8, "batchnorm": True}, MNIST, None), chain_groups, 2, MNIST),
     # depth 3: three convs, each its own group; the head's outputs are the logits.
-    "cnn": (lambda: build_model({"name": "cnn", "depth": 3, "width": 4}), chain_groups, 3, MNIST),
+    "cnn": (zoo({"name": "cnn", "depth": 3, "width": 4}, MNIST, None), chain_groups, 3, MNIST),
     # conv (1 group, read by fc1 as 4x4 blocks of features) and fc1 (1 group).
     "conv_flatten_linear": (lambda: ConvFlattenLinear(4, 8), chain_groups, 2, MNIST),
     # 4 residual streams (stem + stage 1; then one per stage 2-4, each started by the first block's 1x1
     # shortcut conv, which joins the stream it outputs to) + 8 blocks' conv1 outputs = 12.
-    "resnet18_cifar": (lambda: ResNet18Cifar(4), lambda m: resnet_groups(m, "shortcut", "linear"), 12, CIFAR),
+    "resnet18_cifar": (zoo({"name": "resnet18_cifar", "width_multiplier": 1 / 16}, CIFAR, lambda: ResNet18Cifar(4)),
+                       lambda m: resnet_groups(m, "shortcut", "linear"), 12, CIFAR),
     # torchvision's layout (downsample for shortcut, max-pool after the stem): the same 4 + 8 = 12.
-    "resnet18_torch": (lambda: torchvision.models.resnet18(num_classes=10),
+    "resnet18_torch": (zoo({"name": "resnet18_torch"}, CIFAR, lambda: torchvision.models.resnet18(num_classes=10)),
                        lambda m: resnet_groups(m, "downsample", "fc"), 12, CIFAR),
     # a chain of 8 convs (1 + 1 + 2 + 2 + 2), each its own group; one Linear head.
-    "vgg11": (lambda: VGG("vgg11", 4, batchnorm=False), chain_groups, 8, CIFAR),
-    "vgg11_bn": (lambda: VGG("vgg11", 4), chain_groups, 8, CIFAR),
+    "vgg11": (zoo({"name": "vgg11", "width_multiplier": 1 / 16}, CIFAR, lambda: VGG("vgg11", 4, batchnorm=False)),
+              chain_groups, 8, CIFAR),
+    "vgg11_bn": (zoo({"name": "vgg11_bn", "width_multiplier": 1 / 16}, CIFAR, lambda: VGG("vgg11", 4)),
+                 chain_groups, 8, CIFAR),
     # 16 convs (2 + 2 + 4 + 4 + 4).
-    "vgg19": (lambda: VGG("vgg19", 4, batchnorm=False), chain_groups, 16, CIFAR),
-    "vgg19_bn": (lambda: VGG("vgg19", 4), chain_groups, 16, CIFAR),
+    "vgg19": (zoo({"name": "vgg19", "width_multiplier": 1 / 16}, CIFAR, lambda: VGG("vgg19", 4, batchnorm=False)),
+              chain_groups, 16, CIFAR),
+    "vgg19_bn": (zoo({"name": "vgg19_bn", "width_multiplier": 1 / 16}, CIFAR, lambda: VGG("vgg19", 4)),
+                 chain_groups, 16, CIFAR),
     # every conv is a group and nothing merges (concatenation keeps groups apart): stem 1 + 3 blocks x 12
-    # layers + 2 transitions = 39.
-    "densenet40": (lambda: DenseNet40(growth=2), densenet_groups, 39, CIFAR),
-    # WRN-16-2: 2 blocks per group. Stem (16 ch) != group 1 (32 ch), so block1.0 has a shortcut conv and
-    # the stem's units are a group of their own; 3 streams (from each group's shortcut conv) + 6 blocks'
-    # conv1 outputs + the stem = 10.
-    "wrn16_2": (lambda: WideResNet(16, 2, stem=4), wrn_groups, 10, CIFAR),
+    # layers + 2 transitions = 39. Growth 12/6 = 2.
+    "densenet40": (zoo({"name": "densenet40", "width_multiplier": 1 / 6}, CIFAR, lambda: DenseNet40(growth=2)),
+                   densenet_groups, 39, CIFAR),
+    # WRN-16-2 at width 1/4 (stem 4, groups 8, 16, 32 channels): 2 blocks per group. The stem's 4 channels
+    # differ from group 1's 8, so block1.0 has a shortcut conv and the stem's units are a group of their own:
+    # 3 streams (each started by a group's shortcut conv) + 6 blocks' conv1 outputs + the stem = 10.
+    "wrn16_2": (zoo({"name": "wrn", "depth": 16, "widen_factor": 2, "width_multiplier": 1 / 4}, CIFAR,
+                    lambda: WideResNet(16, 2, stem=4)), wrn_groups, 10, CIFAR),
     # WRN-16-1: block1.0 has an identity shortcut, so the stem joins group 1's stream: 3 + 6 = 9.
-    "wrn16_1": (lambda: WideResNet(16, 1, stem=4), wrn_groups, 9, CIFAR),
+    "wrn16_1": (zoo({"name": "wrn", "depth": 16, "widen_factor": 1, "width_multiplier": 1 / 4}, CIFAR,
+                    lambda: WideResNet(16, 1, stem=4)), wrn_groups, 9, CIFAR),
 }
+ZOO_NAMES = {"mlp", "cnn", "resnet18_cifar", "resnet18_torch", "vgg11", "vgg11_bn", "vgg19", "vgg19_bn",
+             "densenet40", "wrn"}
+
+
+def test_every_registered_model_is_covered():
+    assert set(MODELS) <= ZOO_NAMES
 
 
 def build(name: str, seed: int) -> nn.Module:
