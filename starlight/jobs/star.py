@@ -10,11 +10,11 @@ from ..checkpoint import load_into
 from ..models import has_batchnorm
 from ..runtime import provenance, seed_everything
 from ..star import train_star
-from .common import bn_data, config_hash, file_digest, model_factory, setup, splits_of, write_model
+from .common import bn_data, code_record, config_hash, file_digest, model_factory, setup, splits_of, write_model
 
 
 def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
-             state_path: str | None = None, threads: int = 1) -> None:
+             state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
     """Train one star on its anchors with the Starlight objective.
 
     `exp["star"]` holds this star's settings: t_scheme, t_constant, mu_star, realign_every_epoch, and its
@@ -32,7 +32,7 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     model = new_model().to(device)
     realign = None
     if scfg["realign_every_epoch"]:
-        from ..align import DEFAULT_METHOD, align
+        from ..align import align
 
         example = splits.train.head(256)
 
@@ -40,17 +40,19 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
             anchor_model = new_model().to(device)
             anchor_model.load_state_dict(anchor_state)
             aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"],
-                            method=exp["barrier"].get("align_method", DEFAULT_METHOD))
+                            method=exp["barrier"]["align_method"])
             return aligned.state_dict()
 
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
                          realign=realign, state_path=state_path,
-                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}))
+                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}),
+                         checkpoint_every=checkpoint_every)
     if has_batchnorm(model):
         recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],
             "anchors": [Path(p).stem for p in anchor_ckpts],
             "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
-            "epochs": cfg["epochs"], "history": history, **provenance(device)}
+            "align_seed": exp["barrier"].get("align_seed") if scfg["realign_every_epoch"] else None,
+            "epochs": cfg["epochs"], "history": history, **provenance(device), **code_record("star", exp)}
     write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
