@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from starlight.align import align_with_permutations, apply_permutations, permutation_spec
-from starlight.models import MODELS, build_model
+from starlight.models import build_model
 from starlight.runtime import configure
 
 TARGET_SECONDS = 1.0
@@ -30,15 +30,7 @@ TARGET_SECONDS = 1.0
 
 def resnet18_cifar(seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    if "resnet18_cifar" in MODELS:
-        return build_model({"name": "resnet18_cifar"}, (3, 32, 32), 10)
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from architectures import ResNet18Cifar
-
-    return ResNet18Cifar(64)
+    return build_model({"name": "resnet18_cifar"}, (3, 32, 32), 10)
 
 
 @torch.no_grad()

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -24,7 +22,7 @@ from starlight.align import align_with_permutations
 from starlight.barrier import barriers_from_curve, curve, grid
 from starlight.bn import bn_subset, recompute_bn_stats
 from starlight.data import DATASETS, load_dataset, make_splits
-from starlight.models import MODELS, build_model, has_batchnorm
+from starlight.models import build_model, has_batchnorm
 from starlight.runtime import configure, seed_everything
 from starlight.train import train_classifier
 
@@ -37,16 +35,6 @@ CASES = {
     "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 1 / 8}, 5000, 3, 2),
 }
 METHODS = ("matching", "rebasin")
-
-
-def build(cfg: dict, in_shape: tuple[int, ...]) -> torch.nn.Module:
-    if cfg["name"] in MODELS:
-        return build_model(cfg, in_shape)
-    # until the zoo has it: the tests' re-implementation (same layout, stem/rest included)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from architectures import ResNet18Cifar
-
-    return ResNet18Cifar(round(64 * cfg["width_multiplier"]), in_channels=in_shape[0])
 
 
 def distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
@@ -70,7 +58,7 @@ def main() -> None:
         models = []
         for seed in range(2 * n_pairs):
             seed_everything(seed)
-            model = build(cfg, tuple(splits.train.images.shape[1:]))
+            model = build_model(cfg, tuple(splits.train.images.shape[1:]))
             train_classifier(f"{case}-{seed}", model, splits.train, {**TRAIN, "epochs": epochs}, seed)
             models.append(model.eval())
         results = {m: {"seconds": [], "barriers": [], "distance": [], "groups": 0} for m in METHODS}

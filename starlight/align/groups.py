@@ -44,13 +44,31 @@ def permutation_spec(model: nn.Module, example_input: torch.Tensor) -> Permutati
     return groups.spec()
 
 
+class _Tracer(fx.Tracer):
+    """fx's tracer, except that a module built during forward from installed layers (the zoo's VGG runs
+    `self.features[1:]`, a new Sequential) is traced through instead of failing as unknown."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.installed = {id(m) for m in model.modules()}
+
+    def path_of_module(self, mod: nn.Module) -> str:
+        if id(mod) not in self.installed:
+            return f"<{type(mod).__name__} built in forward>"
+        return super().path_of_module(mod)
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return id(m) in self.installed and super().is_leaf_module(m, module_qualified_name)
+
+
 def _trace(model: nn.Module) -> fx.GraphModule:
     try:
-        return fx.symbolic_trace(model)
+        return fx.GraphModule(model, _Tracer(model).trace(model), type(model).__name__)
     except Exception as err:  # fx raises many kinds (TraceError, TypeError, ...) for untraceable code
         raise UnsupportedLayerError(
             f"{type(model).__name__} cannot be traced with torch.fx ({type(err).__name__}: {err}); weight "
-            "matching needs a forward without data-dependent control flow") from err
+            "matching needs a forward without data-dependent control flow whose weights all belong to "
+            "installed layers") from err
 
 
 @torch.no_grad()
