@@ -2,12 +2,12 @@
 
 Two methods, chosen by `method` (config `barrier.align_method`):
 
-- "matching": our engine. `groups.permutation_spec` derives every permutation group from the
+- "matching" (default): our engine. `groups.permutation_spec` derives every permutation group from the
   traced model (residual streams, concatenations and flattens included; unknown layers are an error),
   `matching.match` runs Git Re-Basin's coordinate descent, `apply.apply_permutations` permutes the state
   dict, BN buffers included.
-- "rebasin" (default): the `rebasin` package with our repairs (`rebasin.py`). It misses residual
-  streams.
+- "rebasin": the `rebasin` package with our repairs (`rebasin.py`), kept for comparison. It misses
+  residual streams.
 
 Either way the aligned model is checked to compute the same function as the input, and an error is
 raised if it does not.
@@ -49,7 +49,7 @@ METHODS: dict[str, Callable[..., tuple[nn.Module, Permutations]]] = {
     "matching": matching_align,
     "rebasin": rebasin_align,
 }
-DEFAULT_METHOD = "rebasin"
+DEFAULT_METHOD = "matching"
 
 
 def align(reference: nn.Module, model: nn.Module, example_input: torch.Tensor, *, seed: int = 0,
