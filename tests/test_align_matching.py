@@ -71,6 +71,21 @@ def test_partial_update_equals_full_recomputation():
     assert term.value({"inputs": moved}) is term.matrix and term.version == 2  # unchanged: no recomputation
 
 
+def test_exact_gain_of_moving_units():
+    """The float64 change of sum_i C[i, perm[i]] when some units change partner, other axis permuted."""
+    gen = torch.Generator().manual_seed(1)
+    wa, wb = torch.randn(16, 24, 3, 3, generator=gen), torch.randn(16, 24, 3, 3, generator=gen)
+    term = _Term(wa, wb, Member("w", 0), 16, {1: [("inputs", Member("w", 1))]})
+    inputs = torch.randperm(24, generator=gen)
+    term.value({"inputs": inputs})
+    old, new = torch.arange(16), torch.arange(16)
+    new[[2, 5, 9]] = torch.tensor([5, 9, 2])
+    c = torch.einsum("icxy,jcxy->ij", wa.double(), wb.double()[:, inputs])
+    expected = (c[torch.arange(16), new] - c[torch.arange(16), old]).sum().item()
+    rows = torch.tensor([2, 5, 9])
+    assert term.gain(rows, new[rows], old[rows]) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
 def test_flatten_maps_each_channel_to_a_block_of_features():
     spec = permutation_spec(ConvFlattenLinear(channels=4, hidden=8), torch.randn(2, 1, 28, 28))
     assert spec.names == ["conv", "fc1"]

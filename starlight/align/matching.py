@@ -13,8 +13,10 @@ improves the objective (ties never flip), and the sweeps stop when one changes n
 Speed: every member's matrix is kept between steps. When the permutation of the member's other axis has
 changed at only a few units since, the matrix is updated with those units' columns only, so late sweeps
 cost a fraction of the first; a group whose matrices did not change at all is not solved again (the last
-sweep, which only confirms, costs almost nothing). Matrices are float32; acceptance uses a tolerance
-above float32 rounding.
+sweep, which only confirms, costs almost nothing). The matrices are float32; whether a new permutation
+improves the objective is then decided exactly, in float64 from the weights of the units it moves, with the
+same threshold as in float64 throughout, whenever the float32 estimate of the gain is within a bound on
+float32 rounding of zero; float32 rounding never accepts a change that does not help.
 """
 
 from __future__ import annotations
@@ -27,79 +29,79 @@ from .spec import Member, PermutationSpec
 
 __all__ = ["match"]
 
-RELATIVE_TOLERANCE = 1e-6  # a gain must exceed this fraction of the group's largest possible objective
+RELATIVE_TOLERANCE = 1e-12  # a gain must exceed this fraction of the group's objective (float64 rounding)
+FLOAT32_ERROR = 1e-4  # bound on |float32 C[i, j] - C[i, j]| relative to |unit i of A| * |unit j of B|
 PARTIAL_UPDATE_FRACTION = 0.5  # update a matrix in place when fewer than this fraction of its columns moved
 
 
 class _Term:
-    """One member's (n, n) matrix C[i, j] = <unit i of A, unit j of B with its other axes permuted>.
+    """One member's (n, n) matrix C[i, j] = <unit i of A, unit j of B with its other axis permuted>.
 
-    With at most one other permuted axis (every Linear and Conv weight), A and B are stored as (L, r, n):
-    L along the other axis, r the remaining entries, the units last. Permuting the other axis then gathers
-    whole (r, n) slabs, and C = A^T B is one matrix product.
+    A and B are stored as (L, r, n) slabs: L along the member's other permuted axis (1 if it has none),
+    r the remaining entries, the units last. Permuting the other axis gathers whole (r, n) slabs, and
+    C = A^T B is one matrix product.
     """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, member: Member, size: int,
                  other_axes: dict[int, list[tuple[str, Member]]]):
-        self.other_axes = other_axes
-        self.shape = a.shape
+        if len(other_axes) > 1:
+            raise ValueError(f"{member.key}: more than two permuted axes (Linear/Conv weights have two)")
+        self.other = next(iter(other_axes.items()), None)  # (axis, its slices) or None
+        self.length = a.shape[self.other[0]] if self.other else 1
         self.n = size
-
-        def units_first(t: torch.Tensor) -> torch.Tensor:  # (n, block, the other axes in order)
-            t = t.detach().float().movedim(member.axis, 0).narrow(0, member.offset, size * member.block)
-            return t.reshape(size, member.block, *t.shape[1:])
-
-        if len(other_axes) <= 1:
-            axis = next(iter(other_axes), None)
-            position = None if axis is None else axis + 2 if axis < member.axis else axis + 1
-            self.a, self.b = _slabs(units_first(a), position), _slabs(units_first(b), position)
-        else:  # several other permuted axes: permute B's original tensor, then bring the units first
-            self.a = units_first(a).reshape(size, -1)
-            self.b, self.units_first = b.detach().float(), units_first
-        self.norms = (_squared_norm(self.a), _squared_norm(self.b))
+        self.a, self.b = _slabs(a, member, size, self.other), _slabs(b, member, size, self.other)
+        # every unit's squared norm (over this member), which no permutation of the other axis changes
+        self.unit_norms = tuple(torch.linalg.vector_norm(t, dim=(0, 1)) ** 2 for t in (self.a, self.b))
         self.matrix: torch.Tensor | None = None
-        self.index: dict[int, torch.Tensor] = {}
+        self.index: torch.Tensor | None = None  # the other axis's order behind `matrix`
         self.version = 0  # counts the changes of `matrix`
 
+    def _other_index(self, perms: Permutations) -> torch.Tensor | None:
+        if self.other is None:
+            return None
+        return axis_index(self.length, [(perms[g], m) for g, m in self.other[1]]).to(self.a.device)
+
     def value(self, perms: Permutations) -> torch.Tensor:
-        index = {axis: axis_index(self.shape[axis], [(perms[g], m) for g, m in slices])
-                 for axis, slices in self.other_axes.items()}
-        if self.matrix is not None and all(torch.equal(index[k], self.index[k]) for k in index):
+        """C with the other axis ordered by `perms`; recomputed, or updated in place, only where it changed."""
+        new = self._other_index(perms)
+        if self.matrix is not None and (new is None or torch.equal(new, self.index)):
             return self.matrix
-        if self.matrix is not None and len(index) == 1:
-            (axis, new), = index.items()
-            old = self.index[axis]
-            moved = (new != old).nonzero().flatten()
+        if self.matrix is not None:
+            moved = (new != self.index).nonzero().flatten()
             if len(moved) < PARTIAL_UPDATE_FRACTION * len(new):
-                dev = self.a.device
-                moved_a = self.a.index_select(0, moved.to(dev)).reshape(-1, self.n)
-                delta_b = self.b.index_select(0, new[moved].to(dev)) - self.b.index_select(0, old[moved].to(dev))
+                moved_a = self.a.index_select(0, moved).reshape(-1, self.n)
+                delta_b = self.b.index_select(0, new[moved]) - self.b.index_select(0, self.index[moved])
                 self.matrix = self.matrix + moved_a.T @ delta_b.reshape(-1, self.n)
-                self.index, self.version = index, self.version + 1
+                self.index, self.version = new, self.version + 1
                 return self.matrix
-        self.matrix, self.index, self.version = self._full(index), index, self.version + 1
+        b = self.b if new is None else self.b.index_select(0, new)
+        self.matrix = self.a.reshape(-1, self.n).T @ b.reshape(-1, self.n)
+        self.index, self.version = new, self.version + 1
         return self.matrix
 
-    def _full(self, index: dict[int, torch.Tensor]) -> torch.Tensor:
+    def gain(self, rows: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> float:
+        """Exact (float64 products of the float32 weights) change of sum_i C[i, perm[i]] when the units
+        `rows` move from columns `old` to `new`, the other axis ordered as in the last `value` call."""
         dev = self.a.device
-        if len(index) <= 1:
-            b = self.b if not index else self.b.index_select(0, next(iter(index.values())).to(dev))
-            return self.a.reshape(-1, self.n).T @ b.reshape(-1, self.n)
-        b = self.b
-        for axis, idx in index.items():
-            b = b.index_select(axis, idx.to(dev))
-        return self.a @ self.units_first(b).reshape(self.n, -1).T
+
+        def b_units(which: torch.Tensor) -> torch.Tensor:
+            t = self.b.index_select(2, which.to(dev))
+            return (t if self.index is None else t.index_select(0, self.index)).double()
+
+        a = self.a.index_select(2, rows.to(dev)).double()
+        return (a * (b_units(new) - b_units(old))).sum().item()
 
 
-def _slabs(t: torch.Tensor, position: int | None) -> torch.Tensor:
-    """(n, ...) -> (L, r, n), L the axis at `position` (1 when None), r the remaining entries."""
-    t = t.reshape(t.shape[0], 1, -1) if position is None else t.movedim(position, 1)
+def _slabs(t: torch.Tensor, member: Member, size: int, other: tuple[int, list] | None) -> torch.Tensor:
+    """The member's slice of `t` as (L, r, n): L along the other permuted axis, then the rest, units last."""
+    t = t.detach().float().movedim(member.axis, 0).narrow(0, member.offset, size * member.block)
+    t = t.reshape(size, member.block, *t.shape[1:])  # (n, block, the other axes in order)
+    if other is None:
+        t = t.reshape(size, 1, -1)
+    else:
+        axis = other[0]
+        t = t.movedim(axis + 2 if axis < member.axis else axis + 1, 1)
     return t.reshape(t.shape[0], t.shape[1], -1).permute(1, 2, 0).contiguous()
-
-
-def _squared_norm(t: torch.Tensor) -> float:
-    flat = t.reshape(-1)
-    return torch.dot(flat, flat).item()
 
 
 def match(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict[str, torch.Tensor], *,
@@ -110,22 +112,7 @@ def match(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict
     statistics, when only parameters are passed) are permuted by the result but do not enter the matching.
     Deterministic for given arguments (and number of threads). `max_iterations` bounds the sweeps.
     """
-    by_key = spec.by_key()
-    terms: dict[str, list[_Term]] = {}
-    for group in spec.groups:
-        terms[group.name] = []
-        for member in group.members:
-            if member.key not in reference:
-                continue
-            others: dict[int, list[tuple[str, Member]]] = {}
-            for name, m in by_key[member.key]:
-                if m.axis != member.axis:
-                    others.setdefault(m.axis, []).append((name, m))
-            device = reference[member.key].device
-            terms[group.name].append(_Term(reference[member.key], model[member.key].to(device), member,
-                                           group.size, others))
-    scale = {name: (sum(t.norms[0] for t in ts) * sum(t.norms[1] for t in ts)) ** 0.5 for name, ts in terms.items()}
-
+    terms = _terms(spec, reference, model)
     perms = identity(spec)
     solved: dict[str, list[int]] = {}  # the terms' versions at each group's last assignment problem
     generator = torch.Generator().manual_seed(seed)
@@ -141,11 +128,41 @@ def match(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict
             cost = sum(matrices).double().cpu()
             _, cols = linear_sum_assignment(cost.numpy(), maximize=True)
             new = torch.from_numpy(cols).long()
-            rows = torch.arange(len(new))
-            gain = (cost[rows, new].sum() - cost[rows, perms[name]].sum()).item()
-            if gain > RELATIVE_TOLERANCE * scale[name]:
+            if _improves(terms[name], cost, perms[name], new):
                 perms[name] = new
                 changed = True
         if not changed:
             break
     return perms
+
+
+def _terms(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict[str, torch.Tensor]
+           ) -> dict[str, list[_Term]]:
+    by_key = spec.by_key()
+    terms: dict[str, list[_Term]] = {}
+    for group in spec.groups:
+        terms[group.name] = []
+        for member in group.members:
+            if member.key not in reference:
+                continue
+            others: dict[int, list[tuple[str, Member]]] = {}
+            for name, m in by_key[member.key]:
+                if m.axis != member.axis:
+                    others.setdefault(m.axis, []).append((name, m))
+            a = reference[member.key]
+            terms[group.name].append(_Term(a, model[member.key].to(a.device), member, group.size, others))
+    return terms
+
+
+def _improves(terms: list[_Term], cost: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> bool:
+    """Whether `new` strictly improves on `old`: by the float32 estimate from `cost` when it is farther from
+    zero than float32 rounding can reach, else exactly."""
+    moved = (new != old).nonzero().flatten()
+    if len(moved) == 0:
+        return False
+    estimate = (cost[moved, new[moved]] - cost[moved, old[moved]]).sum().item()
+    norm_a, norm_b = (sum(t.unit_norms[i] for t in terms).double().sqrt().cpu() for i in (0, 1))
+    rounding = FLOAT32_ERROR * (norm_a[moved] * (norm_b[new[moved]] + norm_b[old[moved]])).sum().item()
+    gain = estimate if abs(estimate) > rounding else sum(t.gain(moved, new[moved], old[moved]) for t in terms)
+    current = cost[torch.arange(len(old)), old].sum().item()
+    return gain > RELATIVE_TOLERANCE * max(1.0, abs(current))
