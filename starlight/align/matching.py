@@ -13,10 +13,10 @@ improves the objective (ties never flip), and the sweeps stop when one changes n
 Speed: every member's matrix is kept between steps. When the permutation of the member's other axis has
 changed at only a few units since, the matrix is updated with those units' columns only, so late sweeps
 cost a fraction of the first; a group whose matrices did not change at all is not solved again (the last
-sweep, which only confirms, costs almost nothing). The matrices are float32; whether a new permutation
-improves the objective is then decided exactly, in float64 from the weights of the units it moves, with the
-same threshold as in float64 throughout, whenever the float32 estimate of the gain is within a bound on
-float32 rounding of zero; float32 rounding never accepts a change that does not help.
+sweep, which only confirms, costs almost nothing). The matrices are float32. A new permutation's gain is
+read off them when it is farther from zero than float32 rounding can reach; otherwise it is computed
+exactly, in float64 from the weights of the units that move. Either way a change is accepted with the
+threshold of a float64 computation (rebasin's), so the two agree on what counts as an improvement.
 """
 
 from __future__ import annotations
