@@ -172,6 +172,10 @@ def test_deterministic_and_inputs_untouched(method):
     assert torch.equal(x, x_before)
     assert not a.training and b.training and first.training
     assert first is not b
+    with torch.no_grad():  # the aligned copy shares no tensor with its input
+        for t in first.state_dict().values():
+            t.add_(1)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in b_before.items())
 
 
 def test_seed_orders_the_groups():

@@ -40,9 +40,21 @@ def matching_align(reference: nn.Module, model: nn.Module, example_input: torch.
     reference_weights = {k: p.detach() for k, p in reference.named_parameters()}
     model_weights = {k: p.detach() for k, p in model.named_parameters()}
     perms = match(spec, reference_weights, model_weights, seed=seed, max_iterations=max_iterations)
-    aligned = copy.deepcopy(model)
-    aligned.load_state_dict(apply_permutations(model.state_dict(), spec, perms))
-    return aligned, perms
+    return _copy_with_state(model, apply_permutations(model.state_dict(), spec, perms)), perms
+
+
+def _copy_with_state(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A deep copy of `model` holding the tensors of `state`: new tensors are taken as they are, not copied
+    a second time; those `model` still holds are copied."""
+    own = {t.data_ptr() for t in model.state_dict().values()}
+    taken = {k: v if v.data_ptr() not in own else v.clone() for k, v in state.items()}
+    memo: dict[int, object] = {}
+    for name, p in model.named_parameters():
+        memo[id(p)] = nn.Parameter(taken[name], requires_grad=p.requires_grad)
+    for name, b in model.named_buffers():
+        if name in taken:
+            memo[id(b)] = taken[name]
+    return copy.deepcopy(model, memo)
 
 
 METHODS: dict[str, Callable[..., tuple[nn.Module, Permutations]]] = {

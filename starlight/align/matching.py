@@ -51,7 +51,7 @@ class _Term:
         self.n = size
         self.a, self.b = _slabs(a, member, size, self.other), _slabs(b, member, size, self.other)
         # every unit's squared norm (over this member), which no permutation of the other axis changes
-        self.unit_norms = tuple(torch.linalg.vector_norm(t, dim=(0, 1)) ** 2 for t in (self.a, self.b))
+        self.unit_norms = tuple(t.reshape(-1, size).square().sum(0) for t in (self.a, self.b))
         self.matrix: torch.Tensor | None = None
         self.index: torch.Tensor | None = None  # the other axis's order behind `matrix`
         self.version = 0  # counts the changes of `matrix`
