@@ -56,6 +56,8 @@ def test_valid_config_plans_jobs(workdir):
         ("model", "name", "resnet", "'resnet' is not one of"),
         (None, "dataset", "imagenet", "'imagenet' is not one of"),
         ("anchors", "count", 0, "0 is less than the minimum of 1"),
+        ("train", "optimizer", "rmsprop", "'rmsprop' is not one of"),
+        ("train", "label_smoothing", 1.0, "1.0 is greater than or equal to the maximum of 1"),
     ],
 )
 def test_schema_errors_name_the_key(workdir, section, key, value, message):
@@ -179,8 +181,8 @@ def test_distinct_pretrained_folders_plan(workdir, tmp_path):
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("train_subset", 59001, "data.train_subset=59001 is larger than the train split of fashion_mnist "
-                            "(59000 images after val_size)"),
+    ("train_subset", 59001, ("data.train_subset=59001 is larger than the train split of fashion_mnist "
+                             "(59000 images after val_size)")),
     ("test_subset", 10001, "data.test_subset=10001 is larger than the test split of fashion_mnist (10000 images)"),
 ])
 def test_a_subset_larger_than_its_split_is_refused(workdir, key, value, message):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from starlight.checkpoint import CheckpointError, load_into
-from starlight.pretrained import files as pretrained_files
 from starlight.models import build_model
+from starlight.pretrained import files as pretrained_files
 
 CIFAR = (3, 32, 32)
 TINY_RESNET = {"name": "resnet18_cifar", "width_multiplier": 1 / 16}

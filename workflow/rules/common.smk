@@ -1,9 +1,10 @@
 import copy
+import re
 
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
-from starlight import params, pretrained
+from starlight import params, pretrained, sweep
 from starlight.data import DataError, dataset
 from starlight.locks import clear_stale_locks
 
@@ -20,36 +21,45 @@ validate(config, "../schemas/config.schema.yaml")
 
 
 def _checked_experiments():
-    out = {}
+    """{variant name: its config} of every experiment's variants (starlight/sweep.py), and
+    {experiment: its variant names}; each variant checked before any job runs."""
+    variants, sweeps = {}, {}
     for name, exp in config["experiments"].items():
         exp = copy.deepcopy(exp)
         try:
             if config["data_root"]:
                 dataset(exp["dataset"]).check_root(config["data_root"])
-            xp.check(name, exp, contents=workflow.is_main_process)
-        except (DataError, xp.ConfigError) as err:
+            sweep.check(f"experiments.{name}", exp)
+            expanded = sweep.variants(name, exp)
+            for variant in expanded:
+                xp.check(variant.name, variant.exp, contents=workflow.is_main_process)
+        except (DataError, xp.ConfigError, sweep.SweepError) as err:
             raise WorkflowError(f"invalid config: {err}")
-        out[name] = exp
-    return out
+        variants |= {v.name: v.exp for v in expanded}
+        sweeps[name] = expanded
+    return variants, sweeps
 
 
-EXPERIMENTS = _checked_experiments()
+EXPERIMENTS, SWEEPS = _checked_experiments()
 
 # A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work.
 if workflow.is_main_process and clear_stale_locks():
     logger.warning("Removed the locks of a snakemake run that is no longer running.")
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
+STAR_ID = r"star-k\d+(-[A-Za-z0-9_.,=+]+)*?-\d+"
+MODEL_ID = rf"((anchor|heldout)-\d+|{STAR_ID})"
 
 
 wildcard_constraints:
-    exp="|".join(EXPERIMENTS),
+    exp="|".join(re.escape(name) for name in EXPERIMENTS),
+    sweep="|".join(re.escape(name) for name in SWEEPS),
     role=MODEL_ROLES,
     seed=r"\d+",
-    index=r"\d+",
+    star=STAR_ID,
     pair_type="|".join(xp.PAIR_TYPES),
-    model1=r"(anchor|heldout|star)-\d+",
-    model2=r"(anchor|heldout|star)-\d+",
+    model1=MODEL_ID,
+    model2=MODEL_ID,
 
 
 def exp_cfg(wildcards):
@@ -77,7 +87,7 @@ def train_params(wildcards):
 
 
 def star_params(wildcards):
-    return params.star_params(exp_cfg(wildcards), int(wildcards.index))
+    return params.star_params(exp_cfg(wildcards), wildcards.star)
 
 
 def barrier_params(wildcards):
@@ -95,7 +105,7 @@ def data_code(script):
 
 def star_anchor_checkpoints(wildcards):
     exp = exp_cfg(wildcards)
-    star = xp.star(exp, int(wildcards.index))
+    star = xp.star(exp, wildcards.star)
     return [model_path(wildcards.exp, a) for a in xp.anchor_ids(exp)[: star.n_anchors]]
 
 
@@ -114,6 +124,25 @@ def pair_files(wildcards, kind):
     ]
 
 
+def sweep_variants(name):
+    """What the sweep table needs to know of each variant of experiment `name`."""
+    return [
+        {
+            "name": v.name,
+            "axis": v.axis,
+            "value": sweep.value_text(v.value) if v.axis else None,
+            "counts": sweep.nested_counts(v.exp),
+            "seed_start": v.exp["heldout"]["seed_start"],
+            "star_base": xp.base_star_columns(SWEEPS[name][0].exp),
+            "axis_base": {
+                axis: sweep.value_text(sweep.get(SWEEPS[name][0].exp, axis))
+                for axis in {u.axis for u in SWEEPS[name] if u.axis}
+            },
+        }
+        for v in SWEEPS[name]
+    ]
+
+
 def all_outputs():
     outs = []
     for exp in EXPERIMENTS:
@@ -125,4 +154,8 @@ def all_outputs():
             for fig in ("curves", "barriers")
             for ext in ("png", "svg")
         ]
+        if EXPERIMENTS[exp]["ensembles"]["enabled"]:
+            outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+    for name in SWEEPS:
+        outs += [f"{RESULTS}/{name}/{f}" for f in ("table.csv", "table.md", "config.yaml")]
     return outs
