@@ -86,7 +86,7 @@ def star_params(exp: dict, star_id: str) -> dict:
     out = _model_params(exp, xp.star_train_config(exp, star))
     out["star"] = {k: v for k, v in section.items() if k not in ("per_k", "seed_start", "train")}
     if section["realign_every_epoch"]:
-        out["barrier"] |= {"align_seed": exp["barrier"]["align_seed"]}
+        out["barrier"] |= {k: exp["barrier"][k] for k in ("align_seed", "align_method")}
     return canonical(out | {"code": code("star", exp, "train_star.py")})
 
 
@@ -105,7 +105,7 @@ def ensemble_params(exp: dict) -> dict:
     """A star's ensembles: the evaluation data, the star's anchors' alignment and (for BN models) BN settings, the
     number of sampled models and their seed. The star and its anchors are inputs."""
     out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
-    out |= {"barrier": {"align_seed": exp["barrier"]["align_seed"]} | bn_settings(exp),
+    out |= {"barrier": {k: exp["barrier"][k] for k in ("align_seed", "align_method")} | bn_settings(exp),
             "ensembles": {k: exp["ensembles"][k] for k in ("samples", "seed")}}
     return canonical(out | {"code": code("ensembles", exp, "ensemble.py")})
 

@@ -109,7 +109,8 @@ BN_EXPERIMENT = {
     "model": {"name": "mlp", "depth": 2, "width": 32, "batchnorm": True},
     "train": {"epochs": 1, "batch_size": 64, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
               "schedule": "cosine", "warmup_steps": 0},
-    "barrier": {"grid_points": 5, "bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0},
+    "barrier": {"grid_points": 5, "bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0,
+                "align_method": "matching"},
     "n_anchors": None,
 }
 

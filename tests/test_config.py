@@ -52,6 +52,7 @@ def test_valid_config_plans_jobs(workdir):
         ("train", "lr", -1.0, "less than or equal to the minimum of 0"),
         ("star", "t_constant", 1.5, "1.5 is greater than the maximum of 1"),
         ("star", "t_scheme", "cubic", "'cubic' is not one of"),
+        ("barrier", "align_method", "git", "'git' is not one of"),
         ("model", "name", "resnet", "'resnet' is not one of"),
         (None, "dataset", "imagenet", "'imagenet' is not one of"),
         ("anchors", "count", 0, "0 is less than the minimum of 1"),

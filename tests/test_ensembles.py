@@ -34,7 +34,8 @@ def experiment(model_cfg: dict, samples: int = SAMPLES, seed: int = 0) -> dict:
     """An experiment as a job gets it: the data of the `small_splits` fixture, BN and alignment settings."""
     return {"dataset": "fashion_mnist", "device": "cpu", "deterministic": False,
             "data": {"val_size": 500, "split_seed": 0, "train_subset": 2000, "test_subset": 1000},
-            "model": model_cfg, "barrier": {"bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0},
+            "model": model_cfg, "barrier": {"bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0,
+                                             "align_method": "matching"},
             "ensembles": {"samples": samples, "seed": seed}}
 
 

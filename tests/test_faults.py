@@ -58,7 +58,7 @@ def experiment(batchnorm: bool = False, train_subset: int = 20000, epochs: int =
         "model": {"name": "mlp", "depth": 1, "width": 64, "batchnorm": batchnorm},
         "train": {"epochs": epochs, "batch_size": 64, "lr": lr, "momentum": 0.9, "nesterov": True,
                   "weight_decay": 5e-4, "schedule": "cosine", "warmup_steps": 0, "checkpoint_every": 1},
-        "barrier": {"bn_subset": 500, "bn_seed": 0, "align_seed": 0},
+        "barrier": {"bn_subset": 500, "bn_seed": 0, "align_seed": 0, "align_method": "matching"},
     }
 
 

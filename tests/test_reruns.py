@@ -141,13 +141,14 @@ def test_settings_that_change_no_output_rerun_nothing(workdir, edit):
     assert plan(workdir, edited_config(workdir, edit)) == CONFIG_RECORD
 
 
-def test_align_seed_without_realignment_reruns_only_the_barriers(workdir):
+@pytest.mark.parametrize("setting", [{"align_seed": 5}, {"align_method": "rebasin"}], ids=["seed", "method"])
+def test_alignment_settings_without_realignment_rerun_only_the_barriers(workdir, setting):
     """The star does not re-align its anchors (realign_every_epoch: false), so only the pairs' alignment uses
-    the seed."""
+    the seed and the method."""
     assert yaml.safe_load((workdir / TINY).read_text())["experiments"]["tiny"]["star"].get(
         "realign_every_epoch", False) is False
     # the ensembles align the star's anchors with it too
-    assert plan(workdir, edited_config(workdir, lambda e: e.setdefault("barrier", {}).update(align_seed=5))) \
+    assert plan(workdir, edited_config(workdir, lambda e: e.setdefault("barrier", {}).update(setting))) \
         == {**BARRIERS_ON, **ENSEMBLES, **CONFIG_RECORD}
 
 

@@ -36,7 +36,8 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
     if bcfg["align"]:
         from ..align import align
 
-        variants["aligned"] = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"])
+        variants["aligned"] = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"],
+                                    method=bcfg["align_method"])
     rows, barriers = [], {}
     for variant, model in variants.items():
         points = curve(m1, model, eval_sets, ts, bn_x)

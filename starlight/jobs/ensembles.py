@@ -68,7 +68,8 @@ def ensemble_job(dataset_file: str, exp: dict, star_id: str, star_ckpt: str, anc
     from ..align import align
 
     example = splits.train.head(256)
-    aligned = [align(star, anchor, example, seed=align_seed) for anchor in anchors]
+    aligned = [align(star, anchor, example, seed=align_seed, method=exp["barrier"]["align_method"])
+               for anchor in anchors]
     points, segment = segment_models(star, aligned, samples, seed, bn_x)
     log.info("%s: %d segment models, t = %s on anchors %s", star_id, samples,
              " ".join(f"{t:.3f}" for _, t in points), " ".join(anchor_ids[i] for i, _ in points))

@@ -39,7 +39,8 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
         def realign(star_model, anchor_state):
             anchor_model = new_model().to(device)
             anchor_model.load_state_dict(anchor_state)
-            aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"])
+            aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"],
+                            method=exp["barrier"]["align_method"])
             return aligned.state_dict()
 
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
