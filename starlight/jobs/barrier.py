@@ -11,7 +11,7 @@ from ..barrier import barriers_from_curve, curve, grid
 from ..bn import recompute_bn_stats
 from ..checkpoint import load_into
 from ..models import has_batchnorm
-from .common import bn_data, model_factory, setup, splits_of, write_csv
+from .common import bn_data, model_factory, setup, splits_of, train_eval_data, write_csv
 
 log = logging.getLogger("starlight")
 
@@ -28,7 +28,7 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
     bcfg = exp["barrier"]
     ts = grid(bcfg["grid_points"])
     bn_x = bn_data(exp, splits) if has_batchnorm(m1) else None
-    eval_splits = {"train": splits.train, "test": splits.test}
+    eval_splits = {"train": train_eval_data(exp, splits), "test": splits.test}
 
     variants = {"unaligned": m2}
     if bcfg["align"]:
