@@ -3,7 +3,7 @@ import copy
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
-from starlight.data import DataError, dataset
+from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.locks import clear_stale_locks
 
 min_version("9.0")
@@ -23,16 +23,45 @@ def _checked_experiments():
     for name, exp in config["experiments"].items():
         exp = copy.deepcopy(exp)
         try:
-            if config["data_root"]:
-                dataset(exp["dataset"]).check_root(config["data_root"])
+            data_settings(exp["dataset"], exp["data"])
+        except DataError as err:
+            raise WorkflowError(f"invalid config: experiments.{name}: {err}")
+        try:
             xp.check(name, exp)
-        except (DataError, xp.ConfigError) as err:
+        except xp.ConfigError as err:
             raise WorkflowError(f"invalid config: {err}")
         out[name] = exp
     return out
 
 
 EXPERIMENTS = _checked_experiments()
+
+
+def _data_inputs():
+    """What each experiment's jobs read. Missing data is a warning, so a dry run still plans; a real run stops
+    before its first job with the same message (onstart)."""
+    return {
+        name: data_input(
+            exp["dataset"],
+            exp["data"],
+            config["data_root"],
+            config["data_roots"],
+            config["allow_download"],
+        )
+        for name, exp in EXPERIMENTS.items()
+    }
+
+
+DATA_INPUTS = _data_inputs()
+MISSING_DATA = sorted({d.problem for d in DATA_INPUTS.values() if d.problem})
+if MISSING_DATA and workflow.is_main_process:
+    logger.warning("Data missing (a real run stops here):\n" + "\n".join(MISSING_DATA))
+
+
+onstart:
+    if MISSING_DATA:
+        raise WorkflowError("data missing:\n" + "\n".join(MISSING_DATA))
+
 
 # A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work.
 if workflow.is_main_process and clear_stale_locks():
@@ -56,7 +85,20 @@ def exp_cfg(wildcards):
 
 
 def dataset_file(wildcards):
-    return f"resources/{exp_cfg(wildcards)['dataset']}.pt"
+    """resources/<stem>.pt (made by prepare_data), or a streamed dataset's folder ([] while it is missing)."""
+    return DATA_INPUTS[wildcards.exp].path or []
+
+
+def data_root_of(wildcards):
+    """The root stage_data reads a prepared file's dataset from (`dataset` is the file's stem)."""
+    name = wildcards.dataset.split("-", 1)[0]
+    return root_for(name, config["data_root"], config["data_roots"])
+
+
+# The prepared files' stems: an in-memory dataset's name, plus the synthetic dataset's settings.
+PREPARED_STEM = (
+    "(" + "|".join(n for n, d in DATASETS.items() if d.materialised) + r")(-[\w+]+)*"
+)
 
 
 def model_path(exp, model_id, ext="pt"):
