@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .barrier import BARRIER_COLUMNS
-
 KEY_COLUMNS = ("experiment", "pair_type", "model1", "model2")
+BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier")
 SUMMARY_COLUMNS = ("pair_type", "n_anchors", "metric", "n", "mean", "std", "min", "max")
 
 

@@ -12,9 +12,6 @@ from .bn import recompute_bn_stats
 from .data import ImageSet
 from .metrics import evaluate_many
 
-BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier")
-
-
 def grid(points: int) -> list[float]:
     """`points` evenly spaced t in [0, 1], endpoints included."""
     if points < 2:
@@ -49,8 +46,9 @@ def barrier(ts: Iterable[float], values: Iterable[float], kind: str = "loss") ->
 @torch.no_grad()
 def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, ImageSet],
           ts: list[float], bn_x: torch.Tensor | None = None, batch_size: int = 1000) -> list[dict]:
-    """Loss and accuracy at each t on each split. Endpoints are the models themselves; at interior
-    points BN statistics are re-estimated on `bn_x` first (when the model has BN).
+    """Loss and accuracy at each t on each split. With `bn_x` (models with BN), every point of the curve,
+    the endpoints included, has its BN statistics re-estimated on those images first: the curve and its
+    chord never depend on the statistics stored with the models.
 
     Every t is evaluated in one pass over the data. The models split into `stem` (their first affine layer)
     and `rest` (see models.py); the stem's output at t is lerp(stem1(x), stem2(x), t) exactly in real
@@ -59,13 +57,12 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, ImageSet],
     sd1, sd2 = model1.state_dict(), model2.state_dict()
     models = []
     for t in ts:
-        if t == 0.0:
-            model = model1.eval()
-        elif t == 1.0:
-            model = model2.eval()
+        if t in (0.0, 1.0) and bn_x is None:
+            model = (model1 if t == 0.0 else model2).eval()
         else:
-            model = copy.deepcopy(model1)
-            model.load_state_dict(interpolate_state(sd1, sd2, t))
+            model = copy.deepcopy(model1 if t < 1.0 else model2)
+            if 0.0 < t < 1.0:
+                model.load_state_dict(interpolate_state(sd1, sd2, t))
             model = recompute_bn_stats(model, bn_x) if bn_x is not None else model.eval()
         models.append(model)
 

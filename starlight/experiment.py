@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
+
+from . import pretrained
+from .data import data_settings
 
 PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor")
 
@@ -32,25 +34,6 @@ def anchor_ids(exp: dict) -> list[str]:
 def heldout_ids(exp: dict) -> list[str]:
     h = exp["heldout"]
     return [f"heldout-{h['seed_start'] + i}" for i in range(h["count"])]
-
-
-def _checkpoints_in(folder: str) -> list[Path]:
-    return sorted(Path(folder).glob("*.pt"))
-
-
-def pretrained_files(exp: dict, population: str) -> list[Path]:
-    """The checkpoints a population (`anchors` or `heldout`) takes from its `pretrained` folder, in order."""
-    folder = exp[population].get("pretrained")
-    if not folder:
-        return []
-    return _checkpoints_in(folder)[: exp[population]["count"]]
-
-
-def pretrained_file(exp: dict, role: str, seed: int) -> str | None:
-    """The pretrained checkpoint of model `role-seed`, or None when that population is trained."""
-    population = {"anchor": "anchors", "heldout": "heldout"}[role]
-    files = pretrained_files(exp, population)
-    return str(files[seed - exp[population]["seed_start"]]) if files else None
 
 
 def stars(exp: dict) -> list[Star]:
@@ -94,8 +77,11 @@ def pairs(exp: dict) -> list[tuple[str, str, str]]:
     return out
 
 
-def check(name: str, exp: dict) -> None:
-    """Cross-field checks after schema validation; raise ConfigError naming the key."""
+def check(name: str, exp: dict, contents: bool = True) -> None:
+    """Cross-field checks after schema validation; raise ConfigError naming the key.
+
+    `contents=False` skips reading pretrained checkpoints to compare their contents (jobs re-check nothing
+    the main process checked)."""
     where = f"experiments.{name}"
     n_anchors = exp["anchors"]["count"]
     for k in exp["star"]["n_anchors"]:
@@ -114,21 +100,28 @@ def check(name: str, exp: dict) -> None:
                 raise ConfigError(f"{where}: the seed ranges of {a} ({ranges[a].start}..{ranges[a].stop - 1}) and "
                                   f"{b} ({ranges[b].start}..{ranges[b].stop - 1}) overlap; seed_start must keep "
                                   f"them disjoint")
-    for population in ("anchors", "heldout"):
-        folder = exp[population].get("pretrained")
-        if folder:
-            if not Path(folder).is_dir():
-                raise ConfigError(f"{where}.{population}.pretrained: folder {folder!r} does not exist")
-            found = len(_checkpoints_in(folder))
-            if found < exp[population]["count"]:
-                raise ConfigError(f"{where}.{population}.pretrained: folder {folder!r} holds {found} checkpoint(s) "
-                                  f"(*.pt) but {population}.count is {exp[population]['count']}")
+    try:
+        pretrained.check(where, exp, contents)
+    except pretrained.PretrainedError as err:
+        raise ConfigError(str(err)) from None
     caps = exp["barrier"].get("max_pairs") or {}
     for pair_type, candidates in all_pairs(exp).items():
         if caps.get(pair_type, 0) > len(candidates):
             raise ConfigError(f"{where}.barrier.max_pairs.{pair_type}={caps[pair_type]} is more than the "
                               f"{len(candidates)} {pair_type} pairs that exist")
-    data = exp["data"]
+    _check_subsets(where, exp)
+
+
+def _check_subsets(where: str, exp: dict) -> None:
+    """A subset must fit its split (and one batch fit the training subset)."""
+    data, settings = exp["data"], data_settings(exp["dataset"], exp["data"])
+    spec = settings.spec
+    sizes = {"train_subset": spec.train_size and spec.train_size - settings.val_size, "test_subset": spec.test_size}
+    for key, size in sizes.items():
+        if data.get(key) is not None and size is not None and data[key] > size:
+            split = key.split("_")[0]
+            raise ConfigError(f"{where}.data.{key}={data[key]} is larger than the {split} split of "
+                              f"{exp['dataset']} ({size} images{' after val_size' if split == 'train' else ''})")
     if data.get("train_subset") is not None and data["train_subset"] < exp["train"]["batch_size"]:
         raise ConfigError(f"{where}.data.train_subset={data['train_subset']} is smaller than one batch "
                           f"(train.batch_size={exp['train']['batch_size']})")

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .barrier import BARRIER_COLUMNS
+from .aggregate import BARRIER_COLUMNS
 
 LABELS = {"star_heldout": "star–held-out", "anchor_heldout": "anchor–held-out", "star_anchor": "star–anchor"}
 

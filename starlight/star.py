@@ -71,6 +71,7 @@ def train_star(
     realign: Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
     state_path=None,
     state_tag: str = "",
+    checkpoint_every: int = 1,
 ) -> list[dict]:
     """Train `model` (the star, already initialised) against `anchors` (full state dicts).
 
@@ -108,4 +109,4 @@ def train_star(
         anchor_states[:], current[:] = saved, params  # all or nothing
 
     return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
-                   extra_state, load_extra_state, on_epoch_end, state_tag)
+                   extra_state, load_extra_state, on_epoch_end, state_tag, checkpoint_every)

@@ -91,19 +91,21 @@ def run_sgd(
     load_extra_state: Callable[[dict], None] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
     state_tag: str = "",
+    checkpoint_every: int = 1,
 ) -> list[dict]:
     """Train `model`'s parameters with SGD on `loss_fn(x, y, rng) -> (loss, logits)`.
 
     `rng` is a per-epoch `random.Random` for the trainer's own draws (the star's anchor and t).
     A saved state is resumed only if it carries the same `state_tag` (a hash of the job's config), so
-    a state left by a killed run is never continued under an edited config.
+    a state left by a killed run is never continued under an edited config. The state is saved every
+    `checkpoint_every` epochs (0: never).
     Returns the per-epoch history. Raises DivergenceError on a non-finite loss (and drops the state).
     """
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     steps_per_epoch = train.steps_per_epoch(batch_size)
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg, epochs * steps_per_epoch)
-    every = int(cfg.get("checkpoint_every", 0) or 0)
+    every = int(checkpoint_every or 0)
     history: list[dict] = []
     start_epoch = 0
 
@@ -130,7 +132,7 @@ def run_sgd(
             _set_rng_state(initial_rng)
             state_path.unlink(missing_ok=True)
             return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
-                           extra_state, load_extra_state, on_epoch_end, state_tag)
+                           extra_state, load_extra_state, on_epoch_end, state_tag, checkpoint_every)
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
@@ -169,11 +171,12 @@ def run_sgd(
 
 
 def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, seed: int,
-                     state_path: str | Path | None = None, state_tag: str = "") -> list[dict]:
+                     state_path: str | Path | None = None, state_tag: str = "", checkpoint_every: int = 1) -> list[dict]:
     """Ordinary SGD training: the anchors and held-out models."""
 
     def loss_fn(x, y, rng):
         logits = model(x)
         return F.cross_entropy(logits, y), logits
 
-    return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag)
+    return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag,
+                   checkpoint_every=checkpoint_every)

@@ -120,3 +120,64 @@ def test_pretrained_folder_that_does_not_exist(workdir, tmp_path):
     proc = dry_run(workdir, edit("heldout", "pretrained", str(tmp_path / "nope")))
     assert proc.returncode != 0
     assert "heldout.pretrained: folder" in proc.stdout + proc.stderr and "does not exist" in proc.stdout + proc.stderr
+
+
+def _pretrained_folder(path, seeds):
+    torch = pytest.importorskip("torch")
+    from starlight.models import build_model
+
+    path.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        torch.manual_seed(seed)
+        torch.save(build_model(TINY["experiments"]["tiny"]["model"]).state_dict(), path / f"model-{seed}.pt")
+    return path
+
+
+def both_pretrained(anchors, heldout):
+    cfg = edit("anchors", "pretrained", str(anchors))
+    cfg["experiments"]["tiny"]["heldout"]["pretrained"] = str(heldout)
+    return cfg
+
+
+def test_anchors_and_heldout_from_the_same_folder_are_refused(workdir, tmp_path):
+    folder = _pretrained_folder(tmp_path / "models", [0, 1, 2])
+    proc = dry_run(workdir, both_pretrained(folder, folder))
+    assert proc.returncode != 0
+    assert "anchors.pretrained and heldout.pretrained are the same folder" in proc.stdout + proc.stderr
+
+
+def test_the_same_model_in_two_folders_is_refused(workdir, tmp_path):
+    anchors = _pretrained_folder(tmp_path / "anchors", [0, 1])
+    heldout = _pretrained_folder(tmp_path / "heldout", [1])  # a copy of anchor model-1 under another folder
+    proc = dry_run(workdir, both_pretrained(anchors, heldout))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"heldout.pretrained file '{heldout / 'model-1.pt'}' is the same model as anchors.pretrained file " \
+           f"'{anchors / 'model-1.pt'}' (identical content)" in out, out[-3000:]
+
+
+def test_the_same_model_twice_in_one_folder_is_refused(workdir, tmp_path):
+    anchors = _pretrained_folder(tmp_path / "anchors", [0])
+    (anchors / "model-9.pt").write_bytes((anchors / "model-0.pt").read_bytes())
+    proc = dry_run(workdir, edit("anchors", "pretrained", str(anchors)))
+    assert proc.returncode != 0
+    assert "is the same model as anchors.pretrained file" in proc.stdout + proc.stderr
+
+
+def test_distinct_pretrained_folders_plan(workdir, tmp_path):
+    proc = dry_run(workdir, both_pretrained(_pretrained_folder(tmp_path / "a", [0, 1]),
+                                            _pretrained_folder(tmp_path / "h", [2])))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("train_subset", 59001, "data.train_subset=59001 is larger than the train split of fashion_mnist "
+                            "(59000 images after val_size)"),
+    ("test_subset", 10001, "data.test_subset=10001 is larger than the test split of fashion_mnist (10000 images)"),
+])
+def test_a_subset_larger_than_its_split_is_refused(workdir, key, value, message):
+    cfg = edit("data", key, value)
+    cfg["experiments"]["tiny"]["data"]["val_size"] = 1000
+    proc = dry_run(workdir, cfg)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]

@@ -3,12 +3,14 @@ synthetic settings, and the whole DAG on the synthetic CIFAR-shaped smoke config
 
 import json
 import re
+import shutil
 
 import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import copy_workflow, run_snakemake
+from conftest import ROOT, copy_workflow, run_snakemake
+from test_workflow import planned_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -81,3 +83,22 @@ def test_synthetic_cnn_smoke_config_runs_the_whole_dag(tmp_path):
         assert any(k.endswith("running_mean") for k in state)  # a BatchNorm CNN
     log = (res / "logs" / "train" / "anchor-0.log").read_text()
     assert "epoch 2/2" in log
+
+
+def test_an_edit_to_a_dataset_the_experiment_does_not_use_reruns_nothing(tiny_reference, tmp_path):
+    """Code fingerprints count only the selected dataset's source format: the tiny experiment reads IDX files."""
+    work = tmp_path / "work"
+    shutil.copytree(tiny_reference, work, symlinks=True)
+    shutil.copytree(ROOT / "starlight", work / "starlight", ignore=shutil.ignore_patterns("__pycache__"))
+
+    def plan():
+        return planned_jobs(work, "--configfile", "config/tiny.yaml", env={"PYTHONPATH": str(work)})
+
+    for module in ("cifar.py", "folder.py", "synthetic.py"):
+        with open(work / "starlight" / "data" / module, "a") as f:
+            f.write("\nX = 1\n")
+    assert plan() == {}
+    with open(work / "starlight" / "data" / "idx.py", "a") as f:
+        f.write("\nX = 1\n")
+    planned = plan()
+    assert planned["prepare_data"] == 1 and planned["train"] == 5 and planned["barrier"] == 10

@@ -15,9 +15,9 @@ BARRIER_COLUMNS = ["experiment", "pair_type", "model1", "model2", "train_loss_ba
 SUMMARY_COLUMNS = ["pair_type", "n_anchors", "metric", "n", "mean", "std", "min", "max"]
 
 
-def planned_jobs(workdir, *args) -> dict[str, int]:
+def planned_jobs(workdir, *args, env=None) -> dict[str, int]:
     """Rule -> job count of a dry run ({} when there is nothing to do)."""
-    proc = run_snakemake(workdir, "-n", *args)
+    proc = run_snakemake(workdir, "-n", *args, env=env)
     table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", proc.stdout, re.DOTALL)
     if table is None:
         assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]

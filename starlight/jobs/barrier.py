@@ -8,17 +8,19 @@ import time
 import pandas as pd
 
 from ..barrier import barriers_from_curve, curve, grid
-from ..bn import recompute_bn_stats
 from ..checkpoint import load_into
 from ..models import has_batchnorm
-from .common import bn_data, model_factory, setup, splits_of, train_eval_data, write_csv
+from .common import bn_data, code_record, model_factory, setup, splits_of, train_eval_data, write_csv
 
 log = logging.getLogger("starlight")
 
 
 def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model2: str, ckpt1: str, ckpt2: str,
                 out_curve: str, out_barriers: str, threads: int = 1) -> None:
-    """Align model2 onto model1, then measure loss/accuracy along the straight path, aligned and not."""
+    """Align model2 onto model1, then measure loss/accuracy along the straight path, aligned and not.
+
+    With BN, every point of both curves (endpoints included) uses statistics re-estimated on the same BN
+    subset, so the two curves share their endpoints and the endpoint columns describe the models as used."""
     t0 = time.perf_counter()
     device = setup(exp, threads)
     splits = splits_of(exp, dataset_file, device)
@@ -28,17 +30,16 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
     bcfg = exp["barrier"]
     ts = grid(bcfg["grid_points"])
     bn_x = bn_data(exp, splits) if has_batchnorm(m1) else None
-    eval_splits = {"train": train_eval_data(exp, splits), "test": splits.test}
+    eval_sets = {"train": train_eval_data(exp, splits), "test": splits.test}
 
     variants = {"unaligned": m2}
     if bcfg["align"]:
         from ..align import align
 
-        aligned = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"])
-        variants["aligned"] = recompute_bn_stats(aligned, bn_x) if bn_x is not None else aligned.eval()
+        variants["aligned"] = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"])
     rows, barriers = [], {}
     for variant, model in variants.items():
-        points = curve(m1, model, eval_splits, ts, bn_x)
+        points = curve(m1, model, eval_sets, ts, bn_x)
         rows += [{"aligned": variant == "aligned", **r} for r in points]
         barriers[variant] = barriers_from_curve(points)
     main = barriers["aligned" if bcfg["align"] else "unaligned"]
@@ -50,6 +51,8 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
         prefix = "model1" if r["t"] == 0.0 else "model2"
         record[f"{prefix}_{r['split']}_loss"] = r["loss"]
         record[f"{prefix}_{r['split']}_acc"] = r["accuracy"]
+    record.update({"n_train_eval": len(eval_sets["train"]), "n_test_eval": len(eval_sets["test"]),
+                   "n_bn": 0 if bn_x is None else bn_x.shape[0], **code_record("barrier", exp)})
     write_csv(pd.DataFrame(rows), out_curve)
     write_csv(pd.DataFrame([record]), out_barriers)
     log.info("%s %s vs %s: train loss barrier %.4f (unaligned %.4f), test %.4f, %.1fs", pair_type, model1, model2,

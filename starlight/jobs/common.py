@@ -15,6 +15,7 @@ from torch import nn
 
 from ..bn import bn_subset
 from ..checkpoint import archive, atomic_write, save_json, save_model
+from ..code import fingerprint, versions
 from ..data import Splits, dataset_spec, load_splits
 from ..metrics import evaluate_splits
 from ..models import build_model
@@ -40,6 +41,12 @@ def model_factory(exp: dict) -> Callable[[], nn.Module]:
     """Builds the experiment's model for its dataset's image shape and class count."""
     spec = dataset_spec(exp["dataset"], exp["data"])
     return lambda: build_model(exp["model"], spec.shape, spec.n_classes)
+
+
+def code_record(step: str, exp: dict) -> dict:
+    """What produced an output: the fingerprint of the step's code (as the workflow computed it for the job's
+    params, else computed here) and the versions of the libraries that shape results."""
+    return {"code": exp.get("code") or fingerprint(step, exp), **versions()}
 
 
 def bn_data(exp: dict, splits: Splits) -> torch.Tensor:

@@ -10,11 +10,11 @@ from ..checkpoint import load_into
 from ..models import has_batchnorm
 from ..runtime import provenance, seed_everything
 from ..star import train_star
-from .common import bn_data, config_hash, file_digest, model_factory, setup, splits_of, write_model
+from .common import bn_data, code_record, config_hash, file_digest, model_factory, setup, splits_of, write_model
 
 
 def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
-             state_path: str | None = None, threads: int = 1) -> None:
+             state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
     """Train one star on its anchors with the Starlight objective.
 
     `exp["star"]` holds this star's settings: t_scheme, t_constant, mu_star, realign_every_epoch, and its
@@ -45,11 +45,13 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
                          realign=realign, state_path=state_path,
-                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}))
+                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}),
+                         checkpoint_every=checkpoint_every)
     if has_batchnorm(model):
         recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],
             "anchors": [Path(p).stem for p in anchor_ckpts],
             "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
-            "epochs": cfg["epochs"], "history": history, **provenance(device)}
+            "align_seed": exp["barrier"].get("align_seed") if scfg["realign_every_epoch"] else None,
+            "epochs": cfg["epochs"], "history": history, **provenance(device), **code_record("star", exp)}
     write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)

@@ -10,14 +10,17 @@ from ..checkpoint import load_into
 from ..models import has_batchnorm
 from ..runtime import provenance, seed_everything
 from ..train import train_classifier
-from .common import bn_data, config_hash, model_factory, setup, splits_of, write_model
+from .common import bn_data, code_record, config_hash, model_factory, setup, splits_of, write_model
 
 log = logging.getLogger("starlight")
 
 
 def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str, out_json: str,
-              state_path: str | None = None, threads: int = 1) -> None:
-    """Train one anchor or held-out model from its seed, or import it from `exp["pretrained"]`."""
+              state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
+    """Train one anchor or held-out model from its seed, or import it from `exp["pretrained"]`.
+
+    A model with BN leaves with its statistics re-estimated on the BN subset, trained or imported: the
+    statistics the barriers use at its end of every curve, so its metrics here are those endpoints'."""
     t0 = time.perf_counter()
     device = setup(exp, threads)
     splits = splits_of(exp, dataset_file, device)
@@ -30,10 +33,11 @@ def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str,
         log.info("%s: imported from %s", name, pretrained)
         history = []
     else:
-        history = train_classifier(name, model, splits.train, exp["train"], seed, state_path, config_hash(exp))
-        if has_batchnorm(model):
-            recompute_bn_stats(model, bn_data(exp, splits))
+        history = train_classifier(name, model, splits.train, exp["train"], seed, state_path, config_hash(exp),
+                                   checkpoint_every)
+    if has_batchnorm(model):
+        recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},
             "pretrained": pretrained, "epochs": 0 if pretrained else exp["train"]["epochs"], "history": history,
-            **provenance(device)}
+            **provenance(device), **code_record("train", exp)}
     write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)

@@ -13,6 +13,8 @@ rule aggregate:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    params:
+        code=code("aggregate", "aggregate.py"),
     script:
         "../scripts/aggregate.py"
 
@@ -31,5 +33,7 @@ rule figures:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    params:
+        code=code("figures", "figures.py"),
     script:
         "../scripts/figures.py"

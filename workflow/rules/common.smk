@@ -3,6 +3,7 @@ import copy
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
+from starlight import params, pretrained
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.locks import clear_stale_locks
 
@@ -27,7 +28,7 @@ def _checked_experiments():
         except DataError as err:
             raise WorkflowError(f"invalid config: experiments.{name}: {err}")
         try:
-            xp.check(name, exp)
+            xp.check(name, exp, contents=workflow.is_main_process)
         except xp.ConfigError as err:
             raise WorkflowError(f"invalid config: {err}")
         out[name] = exp
@@ -89,10 +90,16 @@ def dataset_file(wildcards):
     return DATA_INPUTS[wildcards.exp].path or []
 
 
+def stem_dataset(stem):
+    """The dataset of a prepared file's stem (the data rules' `dataset` wildcard)."""
+    return stem.split("-", 1)[0]
+
+
 def data_root_of(wildcards):
-    """The root stage_data reads a prepared file's dataset from (`dataset` is the file's stem)."""
-    name = wildcards.dataset.split("-", 1)[0]
-    return root_for(name, config["data_root"], config["data_roots"])
+    """The root stage_data reads a prepared file's dataset from."""
+    return root_for(
+        stem_dataset(wildcards.dataset), config["data_root"], config["data_roots"]
+    )
 
 
 # The prepared files' stems: an in-memory dataset's name, plus the synthetic dataset's settings.
@@ -105,54 +112,34 @@ def model_path(exp, model_id, ext="pt"):
     return f"{RESULTS}/{exp}/models/{model_id}.{ext}"
 
 
-def canonical(value):
-    """Params with keys in sorted order: Snakemake compares params by their text, and the same
-    config written with its keys in another order must not rerun anything."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
-
-
-def bn_params(exp):
-    return {k: exp["barrier"][k] for k in ("bn_subset", "bn_seed")}
-
-
 def pretrained_source(wildcards):
     """[the checkpoint to import] for a model of a `pretrained` population, else []."""
-    source = xp.pretrained_file(exp_cfg(wildcards), wildcards.role, int(wildcards.seed))
+    source = pretrained.file_of(exp_cfg(wildcards), wildcards.role, int(wildcards.seed))
     return [source] if source else []
 
 
-def model_params(exp):
-    keys = ("dataset", "device", "deterministic", "data", "model", "train")
-    return canonical({k: exp[k] for k in keys} | {"barrier": bn_params(exp)})
-
-
+# What each job's outputs depend on, its code included (starlight/params.py): a change reruns exactly the
+# jobs it can change, and what depends on them.
 def train_params(wildcards):
-    """Only what changes an anchor/held-out model: editing anything else does not retrain it."""
-    exp = exp_cfg(wildcards)
-    source = xp.pretrained_file(exp, wildcards.role, int(wildcards.seed))
-    return model_params(exp) | {"pretrained": source}
+    return params.train_params(exp_cfg(wildcards), wildcards.role, int(wildcards.seed))
 
 
 def star_params(wildcards):
-    """This star's own settings: its k and seed, not the whole list of stars."""
-    exp = exp_cfg(wildcards)
-    star = xp.star(exp, int(wildcards.index))
-    shared = {
-        k: v
-        for k, v in exp["star"].items()
-        if k not in ("n_anchors", "per_k", "seed_start")
-    }
-    return canonical(
-        model_params(exp)
-        | {
-            "train": xp.star_train_config(exp),
-            "star": shared | {"n_anchors": star.n_anchors, "seed": star.seed},
-            "barrier": bn_params(exp) | {"align_seed": exp["barrier"]["align_seed"]},
-        }
+    return params.star_params(exp_cfg(wildcards), int(wildcards.index))
+
+
+def barrier_params(wildcards):
+    return params.barrier_params(exp_cfg(wildcards), wildcards.model1)
+
+
+def code(step, script):
+    """The code fingerprint of a step whose outputs depend on nothing else in the config."""
+    return lambda wildcards: params.code(step, exp_cfg(wildcards), script)
+
+
+def data_code(script):
+    return lambda wildcards: params.code(
+        "data", {"dataset": stem_dataset(wildcards.dataset)}, script
     )
 
 
@@ -160,20 +147,6 @@ def star_anchor_checkpoints(wildcards):
     exp = exp_cfg(wildcards)
     star = xp.star(exp, int(wildcards.index))
     return [model_path(wildcards.exp, a) for a in xp.anchor_ids(exp)[: star.n_anchors]]
-
-
-def barrier_params(wildcards):
-    exp = exp_cfg(wildcards)
-    keys = ("dataset", "device", "deterministic", "data", "model")
-    barrier = {
-        k: v for k, v in exp["barrier"].items() if k not in ("max_pairs", "pair_seed")
-    }
-    n_anchors = None
-    if wildcards.model1.startswith("star-"):
-        n_anchors = xp.star(exp, int(wildcards.model1.split("-")[1])).n_anchors
-    return canonical(
-        {k: exp[k] for k in keys} | {"barrier": barrier, "n_anchors": n_anchors}
-    )
 
 
 def pair_stem(exp, pair_type, model1, model2):

@@ -13,6 +13,7 @@ rule stage_data:
     params:
         data_root=data_root_of,
         allow_download=config["allow_download"],
+        code=data_code("stage_data.py"),
     script:
         "../scripts/stage_data.py"
 
@@ -31,5 +32,7 @@ rule prepare_data:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    params:
+        code=data_code("prepare_data.py"),
     script:
         "../scripts/prepare_data.py"

@@ -1,6 +1,9 @@
 from starlight.jobs.train import train_job
+from starlight.params import run_options
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-train_job(snakemake.input.data, snakemake.params.cfg, snakemake.wildcards.role, int(snakemake.wildcards.seed),
-          snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads)
+w = snakemake.wildcards
+options = run_options(snakemake.config["experiments"][w.exp], "train")
+train_job(snakemake.input.data, snakemake.params.cfg, w.role, int(w.seed), snakemake.output.checkpoint,
+          snakemake.output.meta, snakemake.params.state, snakemake.threads, options["checkpoint_every"])

@@ -1,6 +1,10 @@
 from starlight.jobs.star import star_job
+from starlight.params import run_options
 from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-star_job(snakemake.input.data, snakemake.params.cfg, f"star-{snakemake.wildcards.index}", list(snakemake.input.anchors),
-         snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads)
+w = snakemake.wildcards
+options = run_options(snakemake.config["experiments"][w.exp], "star")
+star_job(snakemake.input.data, snakemake.params.cfg, f"star-{w.index}", list(snakemake.input.anchors),
+         snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads,
+         options["checkpoint_every"])

@@ -1,0 +1,105 @@
+"""What each pipeline step's outputs depend on: the `params` Snakemake compares to decide whether to rerun a job.
+
+A step's params hold exactly what can change its outputs, and its code fingerprint (starlight.code): editing
+anything else reruns nothing. Settings that change how a job runs but not what it writes (how often training
+state is saved) are run options, passed outside the params. Keys are sorted, so the same config written in
+another key order reruns nothing either.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from . import experiment as xp
+from . import pretrained
+from .code import fingerprint
+from .data import dataset
+from .models import uses_batchnorm
+
+# Keys of an experiment's `train` section that change how a job runs, not its outputs.
+RUN_OPTIONS = ("checkpoint_every",)
+# Keys of the `barrier` section that choose which pairs exist, not what any pair's outputs are.
+PAIR_CHOICE = ("max_pairs", "pair_seed")
+SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+
+
+def canonical(value):
+    """Params with keys in sorted order: Snakemake compares params by their text."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def code(step: str, exp: dict | None, script: str) -> str:
+    """Fingerprint of the package code `step` runs for `exp`, and of its workflow script."""
+    return fingerprint(step, exp, [SCRIPTS / script])
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@cache
+def _has_bn(model: tuple, name: str) -> bool:
+    spec = dataset(name).spec
+    return uses_batchnorm(dict(model), spec.shape, spec.n_classes)
+
+
+def has_bn(exp: dict) -> bool:
+    """Whether the experiment's model has BatchNorm (then BN re-estimation settings shape its results)."""
+    return _has_bn(_freeze(exp["model"]), exp["dataset"])
+
+
+def bn_settings(exp: dict) -> dict:
+    """The BN re-estimation settings, for a model that has BN; nothing for one that has none."""
+    return {k: exp["barrier"][k] for k in ("bn_subset", "bn_seed")} if has_bn(exp) else {}
+
+
+def _train_section(train: dict) -> dict:
+    return {k: v for k, v in train.items() if k not in RUN_OPTIONS}
+
+
+def _model_params(exp: dict, train: dict) -> dict:
+    keys = ("dataset", "device", "deterministic", "data", "model")
+    return {k: exp[k] for k in keys} | {"train": _train_section(train), "barrier": bn_settings(exp)}
+
+
+def train_params(exp: dict, role: str, seed: int) -> dict:
+    """An anchor or held-out model: its data, model, training and (for BN models) BN settings."""
+    out = _model_params(exp, exp["train"]) | {"pretrained": pretrained.file_of(exp, role, seed)}
+    return canonical(out | {"code": code("train", exp, "train.py")})
+
+
+def star_params(exp: dict, index: int) -> dict:
+    """One star: its own k and seed (not the whole list of stars), its training and Starlight settings."""
+    star = xp.star(exp, index)
+    shared = {k: v for k, v in exp["star"].items() if k not in ("n_anchors", "per_k", "seed_start", "train")}
+    out = _model_params(exp, xp.star_train_config(exp))
+    out["star"] = shared | {"n_anchors": star.n_anchors, "seed": star.seed}
+    if exp["star"]["realign_every_epoch"]:
+        out["barrier"] |= {"align_seed": exp["barrier"]["align_seed"]}
+    return canonical(out | {"code": code("star", exp, "train_star.py")})
+
+
+def barrier_params(exp: dict, model1: str) -> dict:
+    """One pair: the evaluation data, the grid, the alignment and (for BN models) BN settings."""
+    barrier = {k: v for k, v in exp["barrier"].items() if k not in (*PAIR_CHOICE, "bn_subset", "bn_seed")}
+    if not barrier["align"]:
+        barrier.pop("align_seed")
+    n_anchors = xp.star(exp, int(model1.split("-")[1])).n_anchors if model1.startswith("star-") else None
+    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data", "model")}
+    out |= {"barrier": barrier | bn_settings(exp), "n_anchors": n_anchors}
+    return canonical(out | {"code": code("barrier", exp, "barrier.py")})
+
+
+def run_options(exp: dict, step: str) -> dict:
+    """How a training job runs (not what it writes): how often it saves its resumable state."""
+    train = xp.star_train_config(exp) if step == "star" else exp["train"]
+    return {k: train[k] for k in RUN_OPTIONS}
