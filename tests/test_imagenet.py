@@ -112,7 +112,10 @@ def test_missing_or_malformed_folders_are_named(imagenet_root, tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match=f"holds no ImageNet folders .*{empty}"):
         IMAGENET.check_available(str(empty), False)
-    # the real entry expects 1000 classes
+    # the real entry expects 1000 classes: checked before the workflow starts, and when the job lists the files
+    with pytest.raises(DataError, match="has 3 class folders, ImageNet has 1000"):
+        IMAGENET.check_available(str(imagenet_root), False)
+    TINY.check_available(str(imagenet_root), False)
     with pytest.raises(DataError, match="has 3 class folders, ImageNet has 1000"):
         IMAGENET.load_splits(IMAGENET.locate(str(imagenet_root)), data_settings("imagenet", {"num_workers": 0}))
     (imagenet_root / "imagenet" / "val" / IMAGENET_CLASSES[0]).rename(imagenet_root / "imagenet" / "val" / "other")
@@ -122,8 +125,8 @@ def test_missing_or_malformed_folders_are_named(imagenet_root, tmp_path):
 
 def test_workflow_input_is_the_folder(imagenet_root, tmp_path):
     found = data_input("imagenet", {}, data_roots={"imagenet": str(imagenet_root / "imagenet")})
-    assert found.path == str(imagenet_root / "imagenet") and found.problem is None
+    assert found.path == str(imagenet_root / "imagenet") and "has 3 class folders" in found.problem
     found = data_input("imagenet", {}, data_root=str(imagenet_root))  # a shared torchvision-style root
-    assert found.path == str(imagenet_root / "imagenet") and found.problem is None
+    assert found.path == str(imagenet_root / "imagenet") and "has 3 class folders" in found.problem
     missing = data_input("imagenet", {}, data_root=str(tmp_path / "nowhere"))
     assert missing.path is None and "does not exist" in missing.problem

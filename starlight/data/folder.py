@@ -161,9 +161,13 @@ class FolderDataset:
         if not data_root:
             raise DataError(f"{self.title} not found: no `data_root` set. {self.how_to_provide}")
         check_folder(data_root, self.how_to_provide)
-        if self.locate(data_root) is None:
+        folder = self.locate(data_root)
+        if folder is None:
             raise DataError(f"data_root {data_root!r} holds no {self.title} folders (expected train/ and val/ "
                             f"under {str(Path(data_root) / self.folder)!r} or {data_root!r}). {self.how_to_provide}")
+        classes = sum(1 for entry in (folder / "train").iterdir() if entry.is_dir())
+        if classes != self.spec.n_classes:
+            raise DataError(f"{folder / 'train'} has {classes} class folders, {self.title} has {self.spec.n_classes}")
 
     def _samples(self, root: Path) -> tuple[list[Sample], list[Sample]]:
         from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
