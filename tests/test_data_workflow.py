@@ -72,6 +72,8 @@ def test_synthetic_cnn_smoke_config_runs_the_whole_dag(tmp_path):
     barriers = pd.read_csv(res / "barriers.csv")
     assert barriers["pair_type"].value_counts().to_dict() == {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1}
     assert barriers.filter(like="barrier").notna().all().all()
+    # barrier.train_eval_subset and bn_subset: 300 of the 900 training images, 200 for BN
+    assert barriers[["n_train_eval", "n_test_eval", "n_bn"]].drop_duplicates().values.tolist() == [[300, 300, 200]]
     assert set(pd.read_csv(res / "curves.csv")["t"]) == {0.0, 0.5, 1.0}
     for name in ("curves.png", "barriers.svg"):
         assert (res / "figures" / name).stat().st_size > 0

@@ -54,9 +54,10 @@ def bn_data(exp: dict, splits: Splits) -> torch.Tensor:
 
 
 def train_eval_data(exp: dict, splits: Splits):
-    """The training images the barriers are measured on: a seeded subset (`barrier.train_eval_subset`, seeded by
-    `bn_seed`), or all of them."""
-    return splits.train.subset(exp["barrier"].get("train_eval_subset"), exp["barrier"]["bn_seed"])
+    """The training images the barriers are measured on: a seeded subset (`barrier.train_eval_subset`,
+    `train_eval_seed`), or all of them."""
+    barrier = exp["barrier"]
+    return splits.train.subset(barrier.get("train_eval_subset"), barrier.get("train_eval_seed", 0))
 
 
 def file_digest(path: str) -> str:
