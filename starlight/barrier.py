@@ -12,6 +12,7 @@ from .bn import recompute_bn_stats
 from .data import ImageSet
 from .metrics import evaluate_many
 
+
 def grid(points: int) -> list[float]:
     """`points` evenly spaced t in [0, 1], endpoints included."""
     if points < 2:

@@ -1,7 +1,8 @@
 """BatchNorm statistics: after interpolating or permuting weights, running statistics are stale.
 
-They are re-estimated the standard way, with the model in train mode so that every BN layer normalises with
-its batch's statistics, but each layer's running mean and variance are pooled over every sample it saw:
+They are re-estimated the standard way, with the BN layers in train mode so that each normalises with its
+batch's statistics (every other layer, dropout included, in eval mode), but each layer's running mean and
+variance are pooled over every sample it saw:
 per-batch means and sums of squared deviations combined exactly (Chan et al.), in float64, weighted by the
 number of values each batch contributed. A layer whose input does not depend on the batch split (the first BN
 layer) thus gets the exact mean and (unbiased) variance of its inputs over the whole subset, however the subset
@@ -66,7 +67,9 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 500)
     pooled = [_Pooled() for _ in layers]
     hooks = [m.register_forward_pre_hook(p) for m, p in zip(layers, pooled)]
     try:
-        model.train()
+        model.eval()
+        for m in layers:
+            m.train()
         for xb in torch.tensor_split(x, math.ceil(x.shape[0] / batch_size)):
             model(xb)
     finally:

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .models import model_config
+
 FORMAT = "starlight-model-v1"
 
 
@@ -100,20 +102,49 @@ def load_torch(path: str | Path) -> Any:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {type(exc).__name__}: {first_line}") from exc
 
 
+# Where common checkpoint formats keep the state dict: pytorch-cifar saves {"net": sd, "acc": ..., "epoch": ...},
+# many training scripts {"state_dict": sd, ...}, {"model": sd, ...} or {"model_state_dict": sd, ...}.
+STATE_DICT_WRAPPERS = ("net", "state_dict", "model", "model_state_dict")
+DATA_PARALLEL_PREFIX = "module."
+BN_COUNTER = ".num_batches_tracked"
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _check_architecture(path: Path, saved_cfg: dict, model_cfg: dict) -> None:
+    """Compare what the checkpoint's model and the configured one read (models.model_config), nothing else."""
+    try:
+        saved = model_config(saved_cfg)
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path} was saved for a model this version cannot build ({exc})") from exc
+    wanted = model_config(model_cfg)
+    keys = list(dict.fromkeys([*saved, *wanted]))
+    diff = {k: (saved.get(k), wanted.get(k)) for k in keys if saved.get(k) != wanted.get(k)}
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"checkpoint {path} has a different architecture ({detail})")
+
+
 def load_state_dict(path: str | Path, model_cfg: dict | None = None) -> dict[str, torch.Tensor]:
-    """Read a model checkpoint (ours, or a plain state dict) and return its state dict."""
+    """Read a model checkpoint and return its state dict: ours (architecture checked against `model_cfg`), a
+    plain state dict, or one inside a common wrapper (STATE_DICT_WRAPPERS); DataParallel's `module.` prefix is
+    removed."""
+    path = Path(path)
     obj = load_torch(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        saved_cfg = obj["model"]
         if model_cfg is not None:
-            keys = ("name", "depth", "width", "batchnorm")
-            diff = {k: (saved_cfg.get(k), model_cfg.get(k)) for k in keys if saved_cfg.get(k) != model_cfg.get(k)}
-            if diff:
-                detail = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
-                raise CheckpointError(f"checkpoint {path} has a different architecture ({detail})")
+            _check_architecture(path, obj["model"], model_cfg)
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"checkpoint {path} holds no state dict of tensors")
+    elif isinstance(obj, dict) and not _is_state_dict(obj):
+        obj = next((obj[k] for k in STATE_DICT_WRAPPERS if _is_state_dict(obj.get(k))), obj)
+    if not _is_state_dict(obj):
+        what = f"top-level keys: {', '.join(map(str, list(obj)[:8]))}" if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f"checkpoint {path} holds no state dict of tensors ({what}); expected a state dict, "
+                              f"or one under {', '.join(repr(k) for k in STATE_DICT_WRAPPERS)}")
+    if all(k.startswith(DATA_PARALLEL_PREFIX) for k in obj):
+        obj = {k[len(DATA_PARALLEL_PREFIX):]: v for k, v in obj.items()}
     return obj
 
 
@@ -121,6 +152,8 @@ def load_into(model: nn.Module, path: str | Path, model_cfg: dict | None = None)
     """Load a checkpoint into `model`, refusing missing, unexpected or wrongly shaped tensors."""
     state = load_state_dict(path, model_cfg)
     own = model.state_dict()
+    # PyTorch < 0.4.1 saved BN layers without their batch counter; torch's own loader fills it in as 0 too.
+    state = {**{k: torch.zeros_like(v) for k, v in own.items() if k.endswith(BN_COUNTER) and k not in state}, **state}
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"

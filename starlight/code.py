@@ -77,7 +77,9 @@ def closure(roots: Iterable[str], skip: frozenset[str] = frozenset()) -> list[st
 
 
 def _entry_module(value) -> str:
-    """The module that defines a registry entry (a builder function, or an object with a `module` of its own)."""
+    """The module that defines a registry entry: a builder function (or a partial of one), or an object with a
+    `module` of its own."""
+    value = getattr(value, "func", value)  # functools.partial
     return getattr(value, "module", None) or value.__module__
 
 

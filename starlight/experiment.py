@@ -6,7 +6,8 @@ import random
 from dataclasses import dataclass
 
 from . import pretrained
-from .data import data_settings
+from .data import data_settings, dataset_spec
+from .models import check_model_config
 
 PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor")
 
@@ -109,6 +110,11 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
         if caps.get(pair_type, 0) > len(candidates):
             raise ConfigError(f"{where}.barrier.max_pairs.{pair_type}={caps[pair_type]} is more than the "
                               f"{len(candidates)} {pair_type} pairs that exist")
+    spec = dataset_spec(exp["dataset"], exp["data"])
+    try:
+        check_model_config(exp["model"], spec.shape, spec.n_classes)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{exc}") from exc
     _check_subsets(where, exp)
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from . import experiment as xp
 from . import pretrained
 from .code import fingerprint
-from .data import dataset
-from .models import uses_batchnorm
+from .data import dataset_spec
+from .models import model_config, uses_batchnorm
+from .optim import optimizer_settings
 
 # Keys of an experiment's `train` section that change how a job runs, not its outputs.
 RUN_OPTIONS = ("checkpoint_every",)
@@ -47,14 +48,14 @@ def _freeze(value):
 
 
 @cache
-def _has_bn(model: tuple, name: str) -> bool:
-    spec = dataset(name).spec
-    return uses_batchnorm(dict(model), spec.shape, spec.n_classes)
+def _has_bn(model: tuple, shape: tuple[int, ...], n_classes: int) -> bool:
+    return uses_batchnorm(dict(model), shape, n_classes)
 
 
 def has_bn(exp: dict) -> bool:
     """Whether the experiment's model has BatchNorm (then BN re-estimation settings shape its results)."""
-    return _has_bn(_freeze(exp["model"]), exp["dataset"])
+    spec = dataset_spec(exp["dataset"], exp["data"])  # the synthetic dataset's shape is in the config
+    return _has_bn(_freeze(exp["model"]), spec.shape, spec.n_classes)
 
 
 def bn_settings(exp: dict) -> dict:
@@ -63,12 +64,13 @@ def bn_settings(exp: dict) -> dict:
 
 
 def _train_section(train: dict) -> dict:
-    return {k: v for k, v in train.items() if k not in RUN_OPTIONS}
+    return {k: v for k, v in optimizer_settings(train).items() if k not in RUN_OPTIONS}
 
 
 def _model_params(exp: dict, train: dict) -> dict:
-    keys = ("dataset", "device", "deterministic", "data", "model")
-    return {k: exp[k] for k in keys} | {"train": _train_section(train), "barrier": bn_settings(exp)}
+    keys = ("dataset", "device", "deterministic", "data")
+    return {k: exp[k] for k in keys} | {"model": model_config(exp["model"]), "train": _train_section(train),
+                                        "barrier": bn_settings(exp)}
 
 
 def train_params(exp: dict, role: str, seed: int) -> dict:
@@ -94,7 +96,7 @@ def barrier_params(exp: dict, model1: str) -> dict:
     if not barrier["align"]:
         barrier.pop("align_seed")
     n_anchors = xp.star(exp, int(model1.split("-")[1])).n_anchors if model1.startswith("star-") else None
-    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data", "model")}
+    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
     out |= {"barrier": barrier | bn_settings(exp), "n_anchors": n_anchors}
     return canonical(out | {"code": code("barrier", exp, "barrier.py")})
 

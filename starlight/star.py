@@ -14,11 +14,11 @@ import random
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
 from .data import ImageSet
+from .optim import training_loss
 from .train import run_sgd
 
 log = logging.getLogger("starlight")
@@ -41,14 +41,14 @@ def interpolated_params(star: dict[str, torch.Tensor], anchor: dict[str, torch.T
 
 
 def star_loss(model: nn.Module, anchor: dict[str, torch.Tensor], t: float, x: torch.Tensor, y: torch.Tensor,
-              scratch_buffers: dict[str, torch.Tensor], mu_star: float = 0.0):
+              scratch_buffers: dict[str, torch.Tensor], mu_star: float = 0.0, label_smoothing: float = 0.0):
     """The Starlight objective for one batch: (L(θ_t) + μ·L(θ_star)) / (1+μ). Returns (loss, logits at θ_t)."""
     params = dict(model.named_parameters())
     logits = functional_call(model, {**interpolated_params(params, anchor, t), **scratch_buffers}, (x,))
-    loss = F.cross_entropy(logits, y)
+    loss = training_loss(logits, y, label_smoothing)
     if mu_star > 0:
         own = functional_call(model, {**params, **scratch_buffers}, (x,))
-        loss = (loss + mu_star * F.cross_entropy(own, y)) / (1.0 + mu_star)
+        loss = (loss + mu_star * training_loss(own, y, label_smoothing)) / (1.0 + mu_star)
     return loss, logits
 
 
@@ -88,7 +88,7 @@ def train_star(
     def loss_fn(x, y, rng):
         anchor = current[rng.randrange(len(current))]
         t = sample_t(t_scheme, rng, t_constant)
-        return star_loss(model, anchor, t, x, y, scratch, mu_star)
+        return star_loss(model, anchor, t, x, y, scratch, mu_star, cfg.get("label_smoothing", 0.0))
 
     def on_epoch_end(epoch: int) -> None:
         if realign is None or epoch >= int(cfg["epochs"]):

@@ -1,4 +1,4 @@
-"""The SGD loop shared by anchor, held-out and star training, with resumable training state.
+"""The training loop shared by anchor, held-out and star training, with resumable training state.
 
 Every `checkpoint_every` epochs the full state (model, optimizer, scheduler, epoch, RNG states and the
 trainer's own extra state) is written atomically. The data order of an epoch is a pure function of
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
@@ -17,39 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import CheckpointError, load_torch, save_torch
 from .data import ImageSet
+from .optim import clip_gradients, make_optimizer, make_scheduler, training_loss
 
 log = logging.getLogger("starlight")
 
 
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-def make_optimizer(params, cfg: dict) -> torch.optim.SGD:
-    """SGD with the fused kernel (one call for all parameters; about 13 % faster per step on a CPU MLP)."""
-    return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
-                           nesterov=cfg["nesterov"] and cfg["momentum"] > 0, weight_decay=cfg["weight_decay"],
-                           fused=True)
-
-
-def make_scheduler(opt: torch.optim.Optimizer, cfg: dict, total_steps: int):
-    """Per-step learning-rate schedule: `cosine` decays to zero, `constant` keeps the rate."""
-    warmup = int(cfg.get("warmup_steps", 0))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if cfg["schedule"] == "constant":
-            return 1.0
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def _rng_state() -> dict:
@@ -151,6 +128,7 @@ def run_sgd(
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            clip_gradients(model.parameters(), cfg)
             opt.step()
             sched.step()
             loss_sum += loss.detach() * x.shape[0]
@@ -176,7 +154,7 @@ def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, se
 
     def loss_fn(x, y, rng):
         logits = model(x)
-        return F.cross_entropy(logits, y), logits
+        return training_loss(logits, y, cfg.get("label_smoothing", 0.0)), logits
 
     return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag,
                    checkpoint_every=checkpoint_every)

@@ -67,3 +67,16 @@ def test_training_set_one_more_than_a_batch_trains_a_bn_model(small_splits):
     model = build_model({"name": "mlp", "depth": 1, "width": 8, "batchnorm": True})
     history = train_classifier("m", model, subset, TRAIN, seed=0)
     assert len(history) == 1 and history[0]["loss"] > 0
+
+
+def test_dropout_does_not_make_the_statistics_random():
+    """Only BN layers run in train mode while statistics are re-estimated: dropout stays off."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Dropout(0.5), nn.Linear(16, 16), nn.BatchNorm1d(16))
+    x = torch.randn(600, 1, 28, 28)
+    torch.manual_seed(1)
+    first = recompute_bn_stats(model, x).state_dict()["4.running_mean"].clone()
+    torch.manual_seed(2)
+    second = recompute_bn_stats(model, x).state_dict()["4.running_mean"]
+    assert torch.equal(first, second)
+    assert not model[2].training

@@ -55,6 +55,8 @@ def test_valid_config_plans_jobs(workdir):
         ("model", "name", "resnet", "'resnet' is not one of"),
         (None, "dataset", "svhn", "'svhn' is not one of"),
         ("anchors", "count", 0, "0 is less than the minimum of 1"),
+        ("train", "optimizer", "rmsprop", "'rmsprop' is not one of"),
+        ("train", "label_smoothing", 1.0, "1.0 is greater than or equal to the maximum of 1"),
     ],
 )
 def test_schema_errors_name_the_key(workdir, section, key, value, message):
@@ -73,12 +75,25 @@ def test_schema_errors_name_the_key(workdir, section, key, value, message):
         ("star", "n_anchors", [3], "star.n_anchors: a star on 3 anchors needs 3 anchors, but anchors.count is 2"),
         ("barrier", "max_pairs", {"anchor_heldout": 5}, "barrier.max_pairs.anchor_heldout=5 is more than the 2"),
         ("heldout", "seed_start", 1, "seed ranges of anchors (0..1) and heldout (1..1) overlap"),
+        ("model", "name", "vgg11", "model.name='vgg11': vgg11 needs images of at least 32×32 (5 2×2 max-pools)"),
     ],
 )
 def test_cross_field_errors_name_the_key(workdir, section, key, value, message):
     proc = dry_run(workdir, edit(section, key, value))
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_model_limits_are_the_builders(workdir):
+    """The schema has no depth maximum: wrn-40 is valid, and wrn's own rule is checked before any job."""
+    cfg = edit("model", "depth", 40)
+    cfg["experiments"]["tiny"]["model"]["name"] = "wrn"
+    proc = dry_run(workdir, cfg)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    cfg["experiments"]["tiny"]["model"]["depth"] = 20
+    proc = dry_run(workdir, cfg)
+    assert proc.returncode != 0
+    assert "experiments.tiny.model.depth=20: wrn needs (depth − 4) % 6 == 0" in proc.stdout + proc.stderr
 
 
 def with_top(key, value):
@@ -171,8 +186,8 @@ def test_distinct_pretrained_folders_plan(workdir, tmp_path):
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("train_subset", 59001, "data.train_subset=59001 is larger than the train split of fashion_mnist "
-                            "(59000 images after val_size)"),
+    ("train_subset", 59001, ("data.train_subset=59001 is larger than the train split of fashion_mnist "
+                             "(59000 images after val_size)")),
     ("test_subset", 10001, "data.test_subset=10001 is larger than the test split of fashion_mnist (10000 images)"),
 ])
 def test_a_subset_larger_than_its_split_is_refused(workdir, key, value, message):

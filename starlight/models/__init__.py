@@ -1,29 +1,93 @@
-"""The model zoo: one file per architecture, each with `build(model_cfg, in_shape, n_classes) -> nn.Module`.
+"""The model zoo: one file per architecture family, each with `build(model_cfg, in_shape, n_classes) -> nn.Module`.
 
-Adding a model is one new file and one line in MODELS. A model may also expose `stem(x)`, its first
-affine layer, and `rest(z)`, with forward(x) == rest(stem(x)): `barrier.curve` then interpolates the
-stem's outputs instead of recomputing the stem at every t.
+Adding a model is one new file, one line in MODELS and one in MODEL_KEYS. Each family module declares `KEYS`:
+the model-section keys it reads, mapped to their defaults (None: required). Every model exposes `stem(x)`, its
+first affine layer, and `rest(z)`, with forward(x) == rest(stem(x)): `barrier.curve` interpolates the stem's
+outputs instead of recomputing the stem at every t.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
-from . import cnn, mlp
+from . import cnn, densenet, mlp, resnet_cifar, resnet_torch, vgg, wrn
+from .options import ModelConfigError
 
 MODELS = {
     "mlp": mlp.build,
     "cnn": cnn.build,
+    "resnet18_cifar": resnet_cifar.build,
+    "vgg11": partial(vgg.build, plan="vgg11", batchnorm=False),
+    "vgg19": partial(vgg.build, plan="vgg19", batchnorm=False),
+    "vgg11_bn": partial(vgg.build, plan="vgg11", batchnorm=True),
+    "vgg19_bn": partial(vgg.build, plan="vgg19", batchnorm=True),
+    "densenet40": densenet.build,
+    "wrn": wrn.build,
+    "resnet18_torch": resnet_torch.build,
 }
+
+# The model-section keys (besides `name`) each model reads, with their defaults.
+MODEL_KEYS = {
+    "mlp": mlp.KEYS,
+    "cnn": cnn.KEYS,
+    "resnet18_cifar": resnet_cifar.KEYS,
+    "vgg11": vgg.KEYS,
+    "vgg19": vgg.KEYS,
+    "vgg11_bn": vgg.KEYS,
+    "vgg19_bn": vgg.KEYS,
+    "densenet40": densenet.KEYS,
+    "wrn": wrn.KEYS,
+    "resnet18_torch": resnet_torch.KEYS,
+}
+
+KNOWN_KEYS = {"name"} | {key for keys in MODEL_KEYS.values() for key in keys}
+
+
+def _model_name(model_cfg: dict) -> str:
+    name = model_cfg.get("name")
+    if name not in MODELS:
+        raise ModelConfigError(f"model.name={name!r}: unknown model; expected one of {', '.join(MODELS)}")
+    unknown = sorted(set(model_cfg) - KNOWN_KEYS)
+    if unknown:
+        raise ModelConfigError(f"model.{unknown[0]}: unknown key; the model section takes "
+                               f"{', '.join(sorted(KNOWN_KEYS))}")
+    return name
+
+
+def model_config(model_cfg: dict) -> dict:
+    """`{"name": ..., **the keys that model reads}`, defaults filled in: two configs build the same architecture
+    exactly when their model_config agree, whatever keys the model ignores."""
+    name = _model_name(model_cfg)
+    return {"name": name, **{key: model_cfg.get(key, default) for key, default in MODEL_KEYS[name].items()}}
 
 
 def build_model(model_cfg: dict, in_shape: tuple[int, ...] = (1, 28, 28), n_classes: int = 10) -> nn.Module:
-    """Build the model a config section names, for inputs of `in_shape` (C, H, W) and `n_classes` outputs."""
-    name = model_cfg["name"]
-    if name not in MODELS:
-        raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODELS)}")
+    """Build the model a config section names, for inputs of `in_shape` (C, H, W) and `n_classes` outputs.
+
+    A bad value raises a ValueError naming the key and the rule (e.g. "model.depth=20: wrn needs ...").
+    """
+    name = _model_name(model_cfg)
     return MODELS[name](model_cfg, tuple(in_shape), n_classes)
+
+
+def check_model_config(model_cfg: dict, in_shape: tuple[int, ...], n_classes: int) -> None:
+    """Build the model on the meta device (no memory, no compute) and push one batch of `in_shape` through it;
+    raise a ValueError naming the key (builder errors) or the model and input shape (a shape that does not fit)."""
+    name = _model_name(model_cfg)
+    with torch.device("meta"):
+        model = build_model(model_cfg, in_shape, n_classes)
+        try:
+            out = model.eval()(torch.empty(2, *in_shape))
+        except RuntimeError as exc:
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ModelConfigError(f"model.name={name!r}: the model does not fit inputs of shape "
+                                   f"{tuple(in_shape)}: {first_line}") from exc
+    if tuple(out.shape) != (2, n_classes):
+        raise ModelConfigError(f"model.name={name!r}: the model gives outputs of shape {tuple(out.shape[1:])}, "
+                               f"not ({n_classes},)")
 
 
 def has_batchnorm(model: nn.Module) -> bool:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import options
+
+NAME = "cnn"
+KEYS = {"depth": 1, "width": 128, "batchnorm": True}
+MAX_DEPTH = 16
+
 
 class CNN(nn.Module):
     def __init__(self, in_channels: int, n_classes: int, depth: int, width: int, batchnorm: bool = True):
@@ -34,4 +40,7 @@ class CNN(nn.Module):
 
 
 def build(cfg: dict, in_shape: tuple[int, ...], n_classes: int) -> CNN:
-    return CNN(in_shape[0], n_classes, int(cfg["depth"]), int(cfg["width"]), bool(cfg.get("batchnorm", True)))
+    depth = options.integer(cfg, KEYS, "depth", NAME, maximum=MAX_DEPTH)
+    options.image_at_least(in_shape, 2**depth, "depth", depth, NAME, f"{depth} 2×2 max-pools")
+    return CNN(in_shape[0], n_classes, depth, options.integer(cfg, KEYS, "width", NAME),
+               options.flag(cfg, KEYS, "batchnorm", NAME))

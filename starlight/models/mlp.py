@@ -7,6 +7,12 @@ import math
 import torch
 from torch import nn
 
+from . import options
+
+NAME = "mlp"
+KEYS = {"depth": 1, "width": 128, "batchnorm": False}
+MAX_DEPTH = 16
+
 
 class MLP(nn.Module):
     def __init__(self, in_dim: int, n_classes: int, depth: int, width: int, batchnorm: bool = False):
@@ -34,4 +40,5 @@ class MLP(nn.Module):
 
 
 def build(cfg: dict, in_shape: tuple[int, ...], n_classes: int) -> MLP:
-    return MLP(math.prod(in_shape), n_classes, int(cfg["depth"]), int(cfg["width"]), bool(cfg.get("batchnorm", False)))
+    return MLP(math.prod(in_shape), n_classes, options.integer(cfg, KEYS, "depth", NAME, maximum=MAX_DEPTH),
+               options.integer(cfg, KEYS, "width", NAME), options.flag(cfg, KEYS, "batchnorm", NAME))

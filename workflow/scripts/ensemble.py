@@ -1,0 +1,9 @@
+from pathlib import Path
+
+from starlight.jobs.ensembles import ensemble_job
+from starlight.runtime import setup_logging
+
+setup_logging(snakemake.log[0])
+anchors = list(snakemake.input.anchors)
+ensemble_job(snakemake.input.data, snakemake.params.cfg, snakemake.wildcards.star, snakemake.input.star,
+             [Path(p).stem for p in anchors], anchors, snakemake.output[0], snakemake.threads)
