@@ -62,10 +62,10 @@ def test_synthetic_settings_key_the_prepared_file(tmp_path):
         assert f"resources/{stem}.pt" in dry.stdout
 
 
-def test_synthetic_cnn_smoke_config_runs_the_whole_dag(tmp_path):
+def test_synthetic_resnet_smoke_config_runs_the_whole_dag(tmp_path):
     workdir = copy_workflow(tmp_path)
     run_snakemake(workdir, "--configfile", "config/synthetic.yaml", "--cores", "2")
-    res = workdir / "results" / "synthetic_cnn"
+    res = workdir / "results" / "synthetic_resnet"
     prepared = workdir / "resources" / "synthetic-3x32x32-10classes-1000train-300test-seed0.pt"
     raw = torch.load(prepared, weights_only=True)
     assert raw["train_x"].shape == (1000, 3, 32, 32) and raw["train_x"].dtype == torch.uint8
@@ -80,9 +80,12 @@ def test_synthetic_cnn_smoke_config_runs_the_whole_dag(tmp_path):
     for model in ("anchor-0", "anchor-1", "heldout-100", "star-0"):
         meta = json.loads((res / "models" / f"{model}.json").read_text())
         assert meta["config"]["data"]["augment"] == {"crop": True, "flip": True, "padding": 4}
-        assert meta["final"]["test_acc"] > 0.3, (model, meta["final"])  # chance is 0.1
+        losses = [h["loss"] for h in meta["history"]]
+        assert losses[1] < losses[0], (model, losses)
+        if not model.startswith("star"):  # a star this young is good along its segments, not yet on its own
+            assert meta["final"]["test_acc"] > 0.3, (model, meta["final"])  # chance is 0.1
         state = torch.load(res / "models" / f"{model}.pt", weights_only=True)["state_dict"]
-        assert any(k.endswith("running_mean") for k in state)  # a BatchNorm CNN
+        assert state["conv1.weight"].shape[0] == 8  # ResNet18's 64 stem channels at 1/8 width
     log = (res / "logs" / "train" / "anchor-0.log").read_text()
     assert "epoch 2/2" in log
 
