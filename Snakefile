@@ -7,6 +7,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/barrier.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/ensembles.smk"
 
 
 # Light rules run where snakemake runs, also under --profile profiles/slurm.
@@ -16,6 +17,9 @@ localrules:
     prepare_data,
     aggregate,
     figures,
+    sweep,
+    ensembles,
+    experiment_config,
 
 
 rule all:

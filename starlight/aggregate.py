@@ -9,11 +9,21 @@ BARRIER_COLUMNS = ("train_loss_barrier", "test_loss_barrier", "train_acc_barrier
 SUMMARY_COLUMNS = ("pair_type", "n_anchors", "metric", "n", "mean", "std", "min", "max")
 
 
-def collect_barriers(experiment: str, barrier_csvs: list[str]) -> pd.DataFrame:
+def group_columns(df: pd.DataFrame) -> list[str]:
+    """What a star group is: its k and the star settings the experiment sweeps (`star.<key>` columns)."""
+    return ["n_anchors", *(c for c in df.columns if c.startswith("star."))]
+
+
+def collect_barriers(experiment: str, barrier_csvs: list[str], star_columns: dict[str, dict] | None = None
+                     ) -> pd.DataFrame:
+    """Every pair's row; star pairs also get the swept settings of their star (`star_columns`, by star id)."""
     df = pd.concat([pd.read_csv(p) for p in barrier_csvs], ignore_index=True)
     df.insert(0, "experiment", experiment)
     df["n_anchors"] = df["n_anchors"].astype("Int64")
-    first = [*KEY_COLUMNS, *BARRIER_COLUMNS, "n_anchors"]
+    settings = pd.DataFrame([star_columns.get(m, {}) for m in df["model1"]] if star_columns else [],
+                            index=df.index if star_columns else None)
+    df = pd.concat([df, settings], axis=1)
+    first = [*KEY_COLUMNS, *BARRIER_COLUMNS, *group_columns(df)]
     return df[first + [c for c in df.columns if c not in first]]
 
 
@@ -22,7 +32,7 @@ def collect_curves(barriers: pd.DataFrame, curve_csvs: list[str]) -> pd.DataFram
     frames = []
     for (_, row), path in zip(barriers.iterrows(), curve_csvs, strict=True):
         df = pd.read_csv(path)
-        for i, col in enumerate((*KEY_COLUMNS, "n_anchors")):
+        for i, col in enumerate((*KEY_COLUMNS, *group_columns(barriers))):
             df.insert(i, col, row[col])
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
@@ -31,8 +41,9 @@ def collect_curves(barriers: pd.DataFrame, curve_csvs: list[str]) -> pd.DataFram
 
 
 def summarise(barriers: pd.DataFrame) -> pd.DataFrame:
-    """n, mean, std, min, max of each barrier metric per (pair_type, n_anchors)."""
-    long = barriers.melt(id_vars=["pair_type", "n_anchors"], value_vars=list(BARRIER_COLUMNS), var_name="metric")
-    stats = (long.groupby(["pair_type", "n_anchors", "metric"], dropna=False, sort=True)["value"]
+    """n, mean, std, min, max of each barrier metric per pair type and star group (k and swept settings)."""
+    groups = ["pair_type", *group_columns(barriers)]
+    long = barriers.melt(id_vars=groups, value_vars=list(BARRIER_COLUMNS), var_name="metric")
+    stats = (long.groupby([*groups, "metric"], dropna=False, sort=True)["value"]
              .agg(n="count", mean="mean", std="std", min="min", max="max").reset_index())
-    return stats[list(SUMMARY_COLUMNS)]
+    return stats[[*groups, *SUMMARY_COLUMNS[2:]]]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 
-from . import pretrained
+from . import pretrained, sweep
 from .data import data_settings, dataset_spec
 from .models import check_model_config
 
@@ -18,13 +19,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Star:
-    index: int
+    """One star: its k, its replicate (which fixes its seed), and the star settings it overrides.
+
+    Its id names it by exactly these, e.g. `star-k4-0` or `star-k4-t_scheme=beta-1`: extending a sweep never
+    renames an existing star. Stars that differ only in their settings share their seed (a paired comparison:
+    the same initialisation and the same draws of anchors and t)."""
+
     n_anchors: int
+    replicate: int
     seed: int
+    settings: tuple[tuple[str, object], ...] = ()
 
     @property
     def id(self) -> str:
-        return f"star-{self.index}"
+        return "-".join(["star", f"k{self.n_anchors}", *(sweep.label(k, v) for k, v in self.settings),
+                         str(self.replicate)])
 
 
 def anchor_ids(exp: dict) -> list[str]:
@@ -38,21 +47,46 @@ def heldout_ids(exp: dict) -> list[str]:
 
 
 def stars(exp: dict) -> list[Star]:
+    """Every star of the experiment: each star setting (sweep.star_settings) × each k × `per_k` replicates."""
     s = exp["star"]
-    ks = [k for k in s["n_anchors"] for _ in range(s["per_k"])]
-    return [Star(i, k, s["seed_start"] + i) for i, k in enumerate(ks)]
+    return [Star(k, rep, s["seed_start"] + rep, tuple(sorted(settings.items())))
+            for settings in sweep.star_settings(exp) for k in s["n_anchors"] for rep in range(s["per_k"])]
 
 
-def star(exp: dict, index: int) -> Star:
-    all_stars = stars(exp)
-    if not 0 <= index < len(all_stars):
-        raise ConfigError(f"star index {index} out of range: the experiment has {len(all_stars)} stars")
-    return all_stars[index]
+def star(exp: dict, star_id: str) -> Star:
+    for candidate in stars(exp):
+        if candidate.id == star_id:
+            return candidate
+    raise ConfigError(f"{star_id} is not a star of this experiment (its stars: "
+                      f"{', '.join(s.id for s in stars(exp))})")
 
 
-def star_train_config(exp: dict) -> dict:
-    """The experiment's train section with the star's overrides applied."""
-    return {**exp["train"], **exp["star"].get("train", {})}
+def star_section(exp: dict, star: Star | None = None) -> dict:
+    """The star section as this star sees it: its settings applied, its own k and seed."""
+    section = copy.deepcopy(exp["star"])
+    if star is None:
+        return section
+    for key, value in star.settings:
+        section = sweep.apply(section, key, value)
+    return section | {"n_anchors": star.n_anchors, "seed": star.seed}
+
+
+def star_columns(exp: dict) -> dict[str, dict]:
+    """{star id: {"star.<key>": value}} for every star setting the experiment sweeps, base stars included (with
+    the base value): the columns tables and figures group stars by."""
+    keys = sorted({k for settings in sweep.star_settings(exp) for k in settings})
+    return {s.id: {f"star.{k}": sweep.get(star_section(exp, s), k) for k in keys} for s in stars(exp)}
+
+
+def base_star_columns(exp: dict) -> dict:
+    """{"star.<key>": base value} of every star setting the experiment sweeps."""
+    keys = sorted({k for settings in sweep.star_settings(exp) for k in settings})
+    return {f"star.{k}": sweep.get(exp["star"], k) for k in keys}
+
+
+def star_train_config(exp: dict, star: Star | None = None) -> dict:
+    """The experiment's train section with the star's overrides (and its own settings) applied."""
+    return {**exp["train"], **star_section(exp, star).get("train", {})}
 
 
 def all_pairs(exp: dict) -> dict[str, list[tuple[str, str]]]:
@@ -85,14 +119,17 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
     the main process checked)."""
     where = f"experiments.{name}"
     n_anchors = exp["anchors"]["count"]
-    for k in exp["star"]["n_anchors"]:
+    ks = exp["star"]["n_anchors"]
+    if len(set(ks)) < len(ks):
+        raise ConfigError(f"{where}.star.n_anchors: {ks} lists a k more than once")
+    for k in ks:
         if k > n_anchors:
             raise ConfigError(f"{where}.star.n_anchors: a star on {k} anchors needs {k} anchors, "
                               f"but anchors.count is {n_anchors}")
     ranges = {
         "anchors": range(exp["anchors"]["seed_start"], exp["anchors"]["seed_start"] + n_anchors),
         "heldout": range(exp["heldout"]["seed_start"], exp["heldout"]["seed_start"] + exp["heldout"]["count"]),
-        "star": range(exp["star"]["seed_start"], exp["star"]["seed_start"] + len(stars(exp))),
+        "star": range(exp["star"]["seed_start"], exp["star"]["seed_start"] + exp["star"]["per_k"]),
     }
     names = list(ranges)
     for i, a in enumerate(names):

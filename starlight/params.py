@@ -79,13 +79,13 @@ def train_params(exp: dict, role: str, seed: int) -> dict:
     return canonical(out | {"code": code("train", exp, "train.py")})
 
 
-def star_params(exp: dict, index: int) -> dict:
-    """One star: its own k and seed (not the whole list of stars), its training and Starlight settings."""
-    star = xp.star(exp, index)
-    shared = {k: v for k, v in exp["star"].items() if k not in ("n_anchors", "per_k", "seed_start", "train")}
-    out = _model_params(exp, xp.star_train_config(exp))
-    out["star"] = shared | {"n_anchors": star.n_anchors, "seed": star.seed}
-    if exp["star"]["realign_every_epoch"]:
+def star_params(exp: dict, star_id: str) -> dict:
+    """One star: its own k, seed and settings (not the list of stars, nor the sweep), its training."""
+    star = xp.star(exp, star_id)
+    section = xp.star_section(exp, star)
+    out = _model_params(exp, xp.star_train_config(exp, star))
+    out["star"] = {k: v for k, v in section.items() if k not in ("per_k", "seed_start", "train")}
+    if section["realign_every_epoch"]:
         out["barrier"] |= {"align_seed": exp["barrier"]["align_seed"]}
     return canonical(out | {"code": code("star", exp, "train_star.py")})
 
@@ -95,13 +95,24 @@ def barrier_params(exp: dict, model1: str) -> dict:
     barrier = {k: v for k, v in exp["barrier"].items() if k not in (*PAIR_CHOICE, "bn_subset", "bn_seed")}
     if not barrier["align"]:
         barrier.pop("align_seed")
-    n_anchors = xp.star(exp, int(model1.split("-")[1])).n_anchors if model1.startswith("star-") else None
+    n_anchors = xp.star(exp, model1).n_anchors if model1.startswith("star-") else None
     out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
     out |= {"barrier": barrier | bn_settings(exp), "n_anchors": n_anchors}
     return canonical(out | {"code": code("barrier", exp, "barrier.py")})
 
 
-def run_options(exp: dict, step: str) -> dict:
-    """How a training job runs (not what it writes): how often it saves its resumable state."""
+def ensemble_params(exp: dict) -> dict:
+    """A star's ensembles: the evaluation data, the star's anchors' alignment and (for BN models) BN settings, the
+    number of sampled models and their seed. The star and its anchors are inputs."""
+    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
+    out |= {"barrier": {"align_seed": exp["barrier"]["align_seed"]} | bn_settings(exp),
+            "ensembles": {k: exp["ensembles"][k] for k in ("samples", "seed")}}
+    return canonical(out | {"code": code("ensembles", exp, "ensemble.py")})
+
+
+def run_options(config: dict, variant: str, step: str) -> dict:
+    """How a training job of `variant` (an experiment, or `<experiment>/<sweep value>`) runs, not what it writes:
+    how often it saves its resumable state. Read from the workflow config, outside the params."""
+    exp = config["experiments"][variant.split("/")[0]]
     train = xp.star_train_config(exp) if step == "star" else exp["train"]
     return {k: train[k] for k in RUN_OPTIONS}

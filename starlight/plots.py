@@ -1,4 +1,4 @@
-"""Figures: mean ± std curves along the path, and the per-pair barrier distributions."""
+"""Figures of one experiment: mean ± std curves along the path, and the per-pair barrier distributions."""
 
 from __future__ import annotations
 
@@ -10,17 +10,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .aggregate import BARRIER_COLUMNS
+from .aggregate import BARRIER_COLUMNS, group_columns
 
 LABELS = {"star_heldout": "star–held-out", "anchor_heldout": "anchor–held-out", "star_anchor": "star–anchor"}
 
 
-def group_label(pair_type: str, n_anchors) -> str:
+def group_label(pair_type: str, group: dict) -> str:
+    """`star–held-out (k=4, t_scheme=beta)`; anchor–held-out pairs have no star group."""
+    parts = [f"{'k' if c == 'n_anchors' else c.removeprefix('star.')}={int(v) if c == 'n_anchors' else v}"
+             for c, v in group.items() if not pd.isna(v)]
     label = LABELS.get(pair_type, pair_type)
-    return label if pd.isna(n_anchors) else f"{label} (k={int(n_anchors)})"
+    return f"{label} ({', '.join(parts)})" if parts else label
 
 
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
+def groups(df: pd.DataFrame):
+    """(label, rows) for each pair type and star group, in a stable order."""
+    keys = ["pair_type", *group_columns(df)]
+    for key, rows in df.groupby(keys, dropna=False, sort=True):
+        yield group_label(key[0], dict(zip(keys[1:], key[1:]))), rows
+
+
+def save(fig, out_dir: Path, stem: str) -> list[Path]:
+    """PNG and SVG (without a date, so identical figures are identical files)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.{ext}" for ext in ("png", "svg")]
     for p in paths:
@@ -33,8 +44,7 @@ def plot_curves(curves: pd.DataFrame, out_dir: Path, title: str = "") -> list[Pa
     """Loss and accuracy against t (train and test), aligned paths, mean ± std per pair group."""
     df = curves[curves["aligned"]] if curves["aligned"].any() else curves
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
-    for (pair_type, k), grp in df.groupby(["pair_type", "n_anchors"], dropna=False, sort=True):
-        label = group_label(pair_type, k)
+    for label, grp in groups(df):
         for col, split in enumerate(("train", "test")):
             for row, metric in enumerate(("loss", "accuracy")):
                 stats = grp[grp["split"] == split].groupby("t")[metric].agg(["mean", "std"]).fillna(0.0)
@@ -46,25 +56,43 @@ def plot_curves(curves: pd.DataFrame, out_dir: Path, title: str = "") -> list[Pa
                 ax.set_xlabel("t")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title or "Loss and accuracy along the linear path (aligned, mean ± std)")
-    return _save(fig, out_dir, "curves")
+    return save(fig, out_dir, "curves")
 
 
 def plot_barriers(barriers: pd.DataFrame, out_dir: Path, title: str = "") -> list[Path]:
-    """One panel per barrier metric: every pair as a dot, grouped by pair type (and star k)."""
-    groups = [(g, group_label(*g)) for g in
-              sorted(barriers.groupby(["pair_type", "n_anchors"], dropna=False).groups, key=str)]
+    """One panel per barrier metric: every pair as a dot, grouped by pair type and star group."""
+    grouped = list(groups(barriers))
     fig, axes = plt.subplots(1, len(BARRIER_COLUMNS), figsize=(4 * len(BARRIER_COLUMNS), 4.5))
     for ax, metric in zip(axes, BARRIER_COLUMNS):
-        data = []
-        for (pair_type, k), _ in groups:
-            mask = barriers["pair_type"] == pair_type
-            mask &= barriers["n_anchors"].isna() if pd.isna(k) else barriers["n_anchors"] == k
-            data.append(barriers.loc[mask, metric].to_numpy())
+        data = [rows[metric].to_numpy() for _, rows in grouped]
         ax.boxplot(data, showfliers=False)
         for i, values in enumerate(data, start=1):
             ax.scatter([i] * len(values), values, s=12, alpha=0.7, zorder=3)
-        ax.set_xticks(range(1, len(groups) + 1), [label for _, label in groups], rotation=30, ha="right", fontsize=8)
+        ax.set_xticks(range(1, len(grouped) + 1), [label for label, _ in grouped], rotation=30, ha="right",
+                      fontsize=8)
         ax.set_title(metric.replace("_", " "))
     fig.suptitle(title or "Barriers per pair type")
     fig.tight_layout()
-    return _save(fig, out_dir, "barriers")
+    return save(fig, out_dir, "barriers")
+
+
+def plot_ensembles(table: pd.DataFrame, out_dir: Path, title: str = "") -> list[Path]:
+    """Test accuracy and NLL of each method, one group of bars per star (anchors: mean ± std over the anchors)."""
+    methods = ["star", "anchor", "anchors_ensemble", "star_and_anchors_ensemble", "segment_ensemble"]
+    stars = list(dict.fromkeys(table["star"]))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(stars) + 4), 4.2))
+    width = 0.8 / len(methods)
+    for ax, metric in zip(axes, ("test_acc", "test_nll")):
+        for j, method in enumerate(methods):
+            rows = table[table["method"] == method].groupby("star", sort=False)[metric]
+            mean, std = rows.mean().reindex(stars), rows.std().reindex(stars).fillna(0.0)
+            ax.bar([i + (j - 2) * width for i in range(len(stars))], mean, width, yerr=std, capsize=2,
+                   label=method.replace("_", " "))
+        ax.set_xticks(range(len(stars)), stars, rotation=30, ha="right", fontsize=7)
+        ax.set_title(metric.replace("_", " "))
+        values = table[metric]
+        ax.set_ylim(values.min() - 0.1 * (values.max() - values.min() + 1e-3), None)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, out_dir, "ensembles")

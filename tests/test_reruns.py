@@ -19,9 +19,14 @@ from test_workflow import digest, planned_jobs
 pytestmark = pytest.mark.slow
 
 TINY = "config/tiny.yaml"
-# The tiny experiment: 3 anchors and 2 held-out models, 1 star on 2 anchors, 10 pairs.
-EVERYTHING_FROM_TRAINING = {"train": 5, "train_star": 1, "barrier": 10, "aggregate": 1, "figures": 1, "all": 1}
-BARRIERS_ON = {"barrier": 10, "aggregate": 1, "figures": 1, "all": 1}
+# The tiny experiment: 3 anchors and 2 held-out models, 1 star on 2 anchors, 10 pairs. After the barriers come
+# the experiment's tables and figures (aggregate, figures, sweep); after the star, its ensembles (ensemble, ensembles).
+TABLES = {"aggregate": 1, "figures": 1, "sweep": 1, "all": 1}
+ENSEMBLES = {"ensemble": 1, "ensembles": 1}
+EVERYTHING_FROM_TRAINING = {"train": 5, "train_star": 1, "barrier": 10, **ENSEMBLES, **TABLES}
+BARRIERS_ON = {"barrier": 10, **TABLES}
+# An edited config is recorded (results/<exp>/config.yaml, for the report) even when no result depends on the edit.
+CONFIG_RECORD = {"experiment_config": 1, "all": 1}
 
 
 @pytest.fixture
@@ -107,12 +112,13 @@ def test_an_edit_to_bn_code_reruns_what_uses_bn_re_estimation(workdir):
 def test_an_edit_to_the_star_objective_reruns_the_star_and_its_pairs(workdir):
     append(workdir / "starlight" / "star.py", "\nX = 1\n")
     # the star, its 2 star-held-out and 2 star-anchor pairs
-    assert plan(workdir) == {"train_star": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+    assert plan(workdir) == {"train_star": 1, "barrier": 4, **ENSEMBLES, **TABLES}
 
 
 def test_an_edit_to_plotting_reruns_only_the_figures(workdir):
     append(workdir / "starlight" / "plots.py", "\nX = 1\n")
-    assert plan(workdir) == {"figures": 1, "all": 1}
+    # the per-experiment figures, the sweep figures and the ensembles figure share plots.py
+    assert plan(workdir) == {"figures": 1, "sweep": 1, "ensembles": 1, "all": 1}
 
 
 def test_an_edit_to_a_model_the_experiment_does_not_use_reruns_nothing(workdir):
@@ -132,7 +138,7 @@ def test_an_edit_to_a_workflow_script_reruns_its_rule(workdir):
     lambda e: e.setdefault("barrier", {}).update(bn_subset=300, bn_seed=4),  # the MLP has no BN
 ], ids=["checkpoint_every", "bn_settings_without_bn"])
 def test_settings_that_change_no_output_rerun_nothing(workdir, edit):
-    assert plan(workdir, edited_config(workdir, edit)) == {}
+    assert plan(workdir, edited_config(workdir, edit)) == CONFIG_RECORD
 
 
 def test_align_seed_without_realignment_reruns_only_the_barriers(workdir):
@@ -140,8 +146,9 @@ def test_align_seed_without_realignment_reruns_only_the_barriers(workdir):
     the seed."""
     assert yaml.safe_load((workdir / TINY).read_text())["experiments"]["tiny"]["star"].get(
         "realign_every_epoch", False) is False
+    # the ensembles align the star's anchors with it too
     assert plan(workdir, edited_config(workdir, lambda e: e.setdefault("barrier", {}).update(align_seed=5))) \
-        == BARRIERS_ON
+        == {**BARRIERS_ON, **ENSEMBLES, **CONFIG_RECORD}
 
 
 def test_outputs_record_their_code_and_library_versions(tiny_reference):

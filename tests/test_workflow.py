@@ -83,7 +83,8 @@ def test_same_config_gives_identical_results(tiny_run, tiny_reference):
 
     Runs before the tests below edit the first run's config."""
     first, second = tiny_run[0] / "results" / "tiny", tiny_reference / "results" / "tiny"
-    for name in ("barriers.csv", "curves.csv", "summary.csv", "models/anchor-0.pt", "models/star-0.pt"):
+    for name in ("barriers.csv", "curves.csv", "summary.csv", "ensembles.csv", "table.csv", "models/anchor-0.pt",
+                 "models/star-k2-0.pt"):
         assert digest(first / name) == digest(second / name), name
 
 
@@ -98,19 +99,21 @@ def test_a_star_setting_reruns_only_its_dependants(tiny_run, tmp_path):
     cfg["experiments"]["tiny"]["star"]["t_scheme"] = "beta"
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(cfg))
-    # train_star 1, its 4 pairs (2 star-held-out, 2 star-anchor), aggregate, figures: no anchor retrained
+    # train_star 1, its 4 pairs (2 star-held-out, 2 star-anchor), its ensembles, the tables and figures, the
+    # recorded config: no anchor retrained
     assert planned_jobs(workdir, "--configfile", str(edited)) == {
-        "train_star": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+        "train_star": 1, "barrier": 4, "ensemble": 1, "ensembles": 1, "aggregate": 1, "figures": 1, "sweep": 1,
+        "experiment_config": 1, "all": 1}
 
     models = workdir / "results" / "tiny" / "models"
     before = {p.name: digest(p) for p in models.glob("*.pt")}
     run_snakemake(workdir, "--configfile", str(edited), "--cores", "2")
     after = {p.name: digest(p) for p in models.glob("*.pt")}
-    assert {k for k in before if before[k] != after[k]} == {"star-0.pt"}
+    assert {k for k in before if before[k] != after[k]} == {"star-k2-0.pt"}
     assert planned_jobs(workdir, "--configfile", str(edited)) == {}
     # the replaced star is not lost: both versions stand in the archive
-    archived = {digest(p) for p in (workdir / "results" / "tiny" / "archive" / "star-0").glob("*.pt")}
-    assert archived == {before["star-0.pt"], after["star-0.pt"]}
+    archived = {digest(p) for p in (workdir / "results" / "tiny" / "archive" / "star-k2-0").glob("*.pt")}
+    assert archived == {before["star-k2-0.pt"], after["star-k2-0.pt"]}
 
 
 def test_a_training_value_reruns_models_but_not_data(tiny_run, tmp_path):
@@ -121,8 +124,9 @@ def test_a_training_value_reruns_models_but_not_data(tiny_run, tmp_path):
     edited = tmp_path / "more.yaml"
     edited.write_text(yaml.safe_dump(cfg))
     assert planned_jobs(workdir, "--configfile", str(edited)) == {
-        "train": 1, "barrier": 4, "aggregate": 1, "figures": 1, "all": 1}
+        "train": 1, "barrier": 4, "aggregate": 1, "figures": 1, "sweep": 1, "experiment_config": 1, "all": 1}
     cfg["experiments"]["tiny"]["train"]["lr"] = 0.05  # every model depends on it, the data does not
     edited.write_text(yaml.safe_dump(cfg))
     assert planned_jobs(workdir, "--configfile", str(edited)) == {
-        "train": 6, "train_star": 1, "barrier": 14, "aggregate": 1, "figures": 1, "all": 1}
+        "train": 6, "train_star": 1, "barrier": 14, "ensemble": 1, "ensembles": 1, "aggregate": 1, "figures": 1,
+        "sweep": 1, "experiment_config": 1, "all": 1}

@@ -89,3 +89,16 @@ def ensemble_job(dataset_file: str, exp: dict, star_id: str, star_ckpt: str, anc
         log.info("%s %-26s %-10s n=%-3d test acc %.4f nll %.4f", star_id, r["method"], r["model"], r["n_models"],
                  r["test_acc"], r["test_nll"])
     log.info("%s: done in %.1fs", star_id, time.perf_counter() - t0)
+
+
+def gather_ensembles_job(experiment: str, csvs: list[str], out_csv: str, figure_dir: str) -> None:
+    """Every star's rows in one table, and a figure of accuracy and NLL per method."""
+    from pathlib import Path
+
+    from ..plots import plot_ensembles
+
+    table = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in csvs], ignore_index=True)
+    table.insert(0, "experiment", experiment)
+    write_csv(table, out_csv)
+    for path in plot_ensembles(table, Path(figure_dir), f"{experiment}: ensembles along the star domain (test)"):
+        log.info("wrote %s", path)

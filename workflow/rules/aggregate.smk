@@ -5,7 +5,12 @@ rule aggregate:
     output:
         barriers=f"{RESULTS}/{{exp}}/barriers.csv",
         curves=f"{RESULTS}/{{exp}}/curves.csv",
-        summary=f"{RESULTS}/{{exp}}/summary.csv",
+        summary=report(
+            f"{RESULTS}/{{exp}}/summary.csv",
+            caption="../report/summary.rst",
+            category="{exp}",
+            subcategory="tables",
+        ),
     log:
         f"{RESULTS}/{{exp}}/logs/aggregate.log",
     benchmark:
@@ -15,6 +20,7 @@ rule aggregate:
     threads: 1
     params:
         code=code("aggregate", "aggregate.py"),
+        star_columns=lambda wc: xp.star_columns(exp_cfg(wc)),
     script:
         "../scripts/aggregate.py"
 
@@ -24,8 +30,20 @@ rule figures:
         barriers=f"{RESULTS}/{{exp}}/barriers.csv",
         curves=f"{RESULTS}/{{exp}}/curves.csv",
     output:
-        multiext(f"{RESULTS}/{{exp}}/figures/curves", ".png", ".svg"),
-        multiext(f"{RESULTS}/{{exp}}/figures/barriers", ".png", ".svg"),
+        report(
+            f"{RESULTS}/{{exp}}/figures/curves.png",
+            caption="../report/curves.rst",
+            category="{exp}",
+            subcategory="figures",
+        ),
+        f"{RESULTS}/{{exp}}/figures/curves.svg",
+        report(
+            f"{RESULTS}/{{exp}}/figures/barriers.png",
+            caption="../report/barriers.rst",
+            category="{exp}",
+            subcategory="figures",
+        ),
+        f"{RESULTS}/{{exp}}/figures/barriers.svg",
     log:
         f"{RESULTS}/{{exp}}/logs/figures.log",
     benchmark:
@@ -37,3 +55,60 @@ rule figures:
         code=code("figures", "figures.py"),
     script:
         "../scripts/figures.py"
+
+
+rule sweep:
+    input:
+        barriers=lambda wc: [
+            f"{RESULTS}/{v.name}/barriers.csv" for v in SWEEPS[wc.sweep]
+        ],
+    output:
+        table=report(
+            f"{RESULTS}/{{sweep}}/table.csv",
+            caption="../report/table.rst",
+            category="{sweep}",
+            subcategory="tables",
+        ),
+        markdown=f"{RESULTS}/{{sweep}}/table.md",
+        figures=report(
+            directory(f"{RESULTS}/{{sweep}}/figures/sweep"),
+            patterns=["{name}.png"],
+            caption="../report/sweep.rst",
+            category="{sweep}",
+            subcategory="sweep",
+        ),
+    log:
+        f"{RESULTS}/{{sweep}}/logs/sweep.log",
+    benchmark:
+        f"{RESULTS}/{{sweep}}/benchmarks/sweep.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    params:
+        variants=lambda wc: sweep_variants(wc.sweep),
+        paper=lambda wc: config["experiments"][wc.sweep].get("paper", {}).get("values", []),
+        code=lambda wc: params.code("sweep", None, "sweep.py"),
+    script:
+        "../scripts/sweep.py"
+
+
+rule experiment_config:
+    output:
+        report(
+            f"{RESULTS}/{{sweep}}/config.yaml",
+            caption="../report/config.rst",
+            category="{sweep}",
+            subcategory="config",
+        ),
+    log:
+        f"{RESULTS}/{{sweep}}/logs/experiment_config.log",
+    benchmark:
+        f"{RESULTS}/{{sweep}}/benchmarks/experiment_config.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    params:
+        experiment=lambda wc: config["experiments"][wc.sweep],
+        code=lambda wc: params.code("sweep", None, "experiment_config.py"),
+    script:
+        "../scripts/experiment_config.py"

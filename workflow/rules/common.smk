@@ -1,9 +1,10 @@
 import copy
+import re
 
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
-from starlight import params, pretrained
+from starlight import params, pretrained, sweep
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.locks import clear_stale_locks
 
@@ -20,22 +21,28 @@ validate(config, "../schemas/config.schema.yaml")
 
 
 def _checked_experiments():
-    out = {}
+    """{variant name: its config} of every experiment's variants (starlight/sweep.py), and
+    {experiment: its variant names}; each variant checked before any job runs."""
+    variants, sweeps = {}, {}
     for name, exp in config["experiments"].items():
         exp = copy.deepcopy(exp)
         try:
-            data_settings(exp["dataset"], exp["data"])
-        except DataError as err:
-            raise WorkflowError(f"invalid config: experiments.{name}: {err}")
-        try:
-            xp.check(name, exp, contents=workflow.is_main_process)
-        except xp.ConfigError as err:
+            sweep.check(f"experiments.{name}", exp)
+            expanded = sweep.variants(name, exp)
+            for variant in expanded:
+                try:
+                    data_settings(variant.exp["dataset"], variant.exp["data"])
+                except DataError as err:
+                    raise xp.ConfigError(f"experiments.{variant.name}: {err}") from err
+                xp.check(variant.name, variant.exp, contents=workflow.is_main_process)
+        except (xp.ConfigError, sweep.SweepError) as err:
             raise WorkflowError(f"invalid config: {err}")
-        out[name] = exp
-    return out
+        variants |= {v.name: v.exp for v in expanded}
+        sweeps[name] = expanded
+    return variants, sweeps
 
 
-EXPERIMENTS = _checked_experiments()
+EXPERIMENTS, SWEEPS = _checked_experiments()
 
 
 def _data_inputs():
@@ -69,16 +76,19 @@ if workflow.is_main_process and clear_stale_locks():
     logger.warning("Removed the locks of a snakemake run that is no longer running.")
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
+STAR_ID = r"star-k\d+(-[A-Za-z0-9_.,=+]+)*?-\d+"
+MODEL_ID = rf"((anchor|heldout)-\d+|{STAR_ID})"
 
 
 wildcard_constraints:
-    exp="|".join(EXPERIMENTS),
+    exp="|".join(re.escape(name) for name in EXPERIMENTS),
+    sweep="|".join(re.escape(name) for name in SWEEPS),
     role=MODEL_ROLES,
     seed=r"\d+",
-    index=r"\d+",
+    star=STAR_ID,
     pair_type="|".join(xp.PAIR_TYPES),
-    model1=r"(anchor|heldout|star)-\d+",
-    model2=r"(anchor|heldout|star)-\d+",
+    model1=MODEL_ID,
+    model2=MODEL_ID,
 
 
 def exp_cfg(wildcards):
@@ -125,7 +135,7 @@ def train_params(wildcards):
 
 
 def star_params(wildcards):
-    return params.star_params(exp_cfg(wildcards), int(wildcards.index))
+    return params.star_params(exp_cfg(wildcards), wildcards.star)
 
 
 def barrier_params(wildcards):
@@ -145,7 +155,7 @@ def data_code(script):
 
 def star_anchor_checkpoints(wildcards):
     exp = exp_cfg(wildcards)
-    star = xp.star(exp, int(wildcards.index))
+    star = xp.star(exp, wildcards.star)
     return [model_path(wildcards.exp, a) for a in xp.anchor_ids(exp)[: star.n_anchors]]
 
 
@@ -164,6 +174,25 @@ def pair_files(wildcards, kind):
     ]
 
 
+def sweep_variants(name):
+    """What the sweep table needs to know of each variant of experiment `name`."""
+    return [
+        {
+            "name": v.name,
+            "axis": v.axis,
+            "value": sweep.value_text(v.value) if v.axis else None,
+            "counts": sweep.nested_counts(v.exp),
+            "seed_start": v.exp["heldout"]["seed_start"],
+            "star_base": xp.base_star_columns(SWEEPS[name][0].exp),
+            "axis_base": {
+                axis: sweep.value_text(sweep.get(SWEEPS[name][0].exp, axis))
+                for axis in {u.axis for u in SWEEPS[name] if u.axis}
+            },
+        }
+        for v in SWEEPS[name]
+    ]
+
+
 def all_outputs():
     outs = []
     for exp in EXPERIMENTS:
@@ -175,4 +204,8 @@ def all_outputs():
             for fig in ("curves", "barriers")
             for ext in ("png", "svg")
         ]
+        if EXPERIMENTS[exp]["ensembles"]["enabled"]:
+            outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+    for name in SWEEPS:
+        outs += [f"{RESULTS}/{name}/{f}" for f in ("table.csv", "table.md", "config.yaml")]
     return outs

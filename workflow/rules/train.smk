@@ -24,17 +24,17 @@ rule train_star:
         data=dataset_file,
         anchors=star_anchor_checkpoints,
     output:
-        checkpoint=f"{RESULTS}/{{exp}}/models/star-{{index}}.pt",
-        meta=f"{RESULTS}/{{exp}}/models/star-{{index}}.json",
+        checkpoint=f"{RESULTS}/{{exp}}/models/{{star}}.pt",
+        meta=f"{RESULTS}/{{exp}}/models/{{star}}.json",
     log:
-        f"{RESULTS}/{{exp}}/logs/train_star/star-{{index}}.log",
+        f"{RESULTS}/{{exp}}/logs/train_star/{{star}}.log",
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/train_star/star-{{index}}.tsv"
+        f"{RESULTS}/{{exp}}/benchmarks/train_star/{{star}}.tsv"
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
         cfg=star_params,
-        state=f"{RESULTS}/{{exp}}/state/star-{{index}}.pt",
+        state=f"{RESULTS}/{{exp}}/state/{{star}}.pt",
     script:
         "../scripts/train_star.py"

@@ -3,4 +3,5 @@ from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 aggregate_job(snakemake.wildcards.exp, list(snakemake.input.barriers), list(snakemake.input.curves),
-              snakemake.output.barriers, snakemake.output.curves, snakemake.output.summary)
+              snakemake.output.barriers, snakemake.output.curves, snakemake.output.summary,
+              snakemake.params.star_columns)

@@ -4,7 +4,7 @@ from starlight.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 w = snakemake.wildcards
-options = run_options(snakemake.config["experiments"][w.exp], "star")
-star_job(snakemake.input.data, snakemake.params.cfg, f"star-{w.index}", list(snakemake.input.anchors),
+options = run_options(snakemake.config, w.exp, "star")
+star_job(snakemake.input.data, snakemake.params.cfg, w.star, list(snakemake.input.anchors),
          snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads,
          options["checkpoint_every"])

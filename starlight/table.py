@@ -1,0 +1,104 @@
+"""The experiment's table across its sweep: SA, SH and AH barriers (mean ± std, n) and SH/AH for each sweep value,
+with the paper's value beside it where the config states one.
+
+One row per (variant, star group, held-out count, metric). A variant is the base config or one value of a
+model/data/training axis; a star group is a k and the star settings; the held-out count is each value of a
+`heldout.count` axis (its rows read the first n held-out models). Anchor–held-out barriers belong to a variant and
+a held-out count, not to a star, so each star group's row shows its variant's.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .aggregate import group_columns
+
+PAIRS = {"SA": "star_anchor", "SH": "star_heldout", "AH": "anchor_heldout"}
+METRICS = ("train_loss_barrier", "test_loss_barrier")
+
+
+def _stats(values: pd.Series, prefix: str) -> dict:
+    return {f"{prefix}_mean": values.mean(), f"{prefix}_std": values.std(), f"{prefix}_n": int(values.count())}
+
+
+def _heldout_index(model: pd.Series, seed_start: int) -> pd.Series:
+    return model.str.extract(r"^heldout-(\d+)$")[0].astype(float) - seed_start
+
+
+def variant_rows(variant: dict, barriers: pd.DataFrame, counts: list[int], seed_start: int) -> list[dict]:
+    """The rows of one variant: {"variant", "axis", "value"} describe it; `barriers` is its barriers.csv."""
+    rows = []
+    stars = barriers[barriers["pair_type"] != PAIRS["AH"]]
+    keys = group_columns(barriers)
+    for count in counts:
+        keep = ~(_heldout_index(barriers["model2"], seed_start) >= count)  # pairs without a held-out stay
+        ah = barriers[keep & (barriers["pair_type"] == PAIRS["AH"])]
+        for key, group in stars[keep[stars.index]].groupby(keys, dropna=False, sort=True):
+            for metric in METRICS:
+                row = {**variant, **dict(zip(keys, key if isinstance(key, tuple) else (key,))),
+                       "heldout_count": count, "metric": metric}
+                for short, pair_type in PAIRS.items():
+                    values = (ah if short == "AH" else group[group["pair_type"] == pair_type])[metric]
+                    row |= _stats(values, short)
+                row["SH_over_AH"] = row["SH_mean"] / row["AH_mean"] if row["AH_mean"] else float("nan")
+                rows.append(row)
+    return rows
+
+
+def paper_columns(table: pd.DataFrame, paper: list[dict]) -> pd.DataFrame:
+    """`paper_SA`, `paper_SH`, `paper_AH`, `paper_SH_over_AH` where an entry of the config's `paper.values`
+    matches the row: its `metric` and every column named in its `where` (all base-variant rows when it has none)."""
+    table = table.copy()
+    for column in ("paper_SA", "paper_SH", "paper_AH"):
+        table[column] = float("nan")
+    for entry in paper:
+        where = entry.get("where") or {"axis": None}
+        match = table["metric"] == entry.get("metric", METRICS[0])
+        for column, value in where.items():
+            match &= table[column].isna() if value is None else table[column].astype(str) == str(value)
+        for short, pair_type in PAIRS.items():
+            if pair_type in entry:
+                table.loc[match, f"paper_{short}"] = entry[pair_type]
+    table["paper_SH_over_AH"] = table["paper_SH"] / table["paper_AH"]
+    return table
+
+
+def sweep_table(variants: list[tuple[dict, pd.DataFrame, list[int], int]], paper: list[dict] | None = None,
+                star_base: dict | None = None) -> pd.DataFrame:
+    """All variants' rows: `variants` holds (description, barriers, held-out counts, held-out seed_start).
+
+    `star_base` gives the base value of each swept star setting: variants other than the base train their stars
+    with the base settings, and `base_settings` marks the rows whose stars have them."""
+    rows = [row for variant, barriers, counts, start in variants for row in variant_rows(variant, barriers, counts,
+                                                                                         start)]
+    table = pd.DataFrame(rows)
+    table["n_anchors"] = table["n_anchors"].astype("Int64")
+    table["base_settings"] = True
+    for column, value in (star_base or {}).items():
+        table[column] = table[column].fillna(value) if column in table else value
+        table["base_settings"] &= table[column].astype(str) == str(value)
+    return paper_columns(table, paper or [])
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table with each pair type as `mean ± std (n)`, one Markdown row per table row."""
+    settings = [c for c in table.columns if c in ("variant", "n_anchors", "heldout_count", "metric")
+                or c.startswith("star.")]
+
+    def cell(row, short):
+        if not row[f"{short}_n"]:
+            return "–"
+        return f"{row[f'{short}_mean']:.4f} ± {0.0 if pd.isna(row[f'{short}_std']) else row[f'{short}_std']:.4f} " \
+               f"({row[f'{short}_n']})"
+
+    def paper(row, column):
+        return "" if pd.isna(row[column]) else f"{row[column]:.3f}"
+
+    header = [*settings, "SA", "SH", "AH", "SH/AH", "paper SH", "paper AH", "paper SH/AH"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in table.iterrows():
+        cells = [str(row[c]) for c in settings] + [cell(row, s) for s in PAIRS] + [
+            f"{row['SH_over_AH']:.3f}", paper(row, "paper_SH"), paper(row, "paper_AH"),
+            paper(row, "paper_SH_over_AH")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
