@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 
 from . import pretrained, sweep
-from .data import dataset
+from .data import data_settings, dataset_spec
 from .models import check_model_config
 
 PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor")
@@ -147,7 +147,7 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
         if caps.get(pair_type, 0) > len(candidates):
             raise ConfigError(f"{where}.barrier.max_pairs.{pair_type}={caps[pair_type]} is more than the "
                               f"{len(candidates)} {pair_type} pairs that exist")
-    spec = dataset(exp["dataset"]).spec
+    spec = dataset_spec(exp["dataset"], exp["data"])
     try:
         check_model_config(exp["model"], spec.shape, spec.n_classes)
     except ValueError as exc:
@@ -157,8 +157,9 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
 
 def _check_subsets(where: str, exp: dict) -> None:
     """A subset must fit its split (and one batch fit the training subset)."""
-    data, spec = exp["data"], dataset(exp["dataset"]).spec
-    sizes = {"train_subset": spec.train_size and spec.train_size - data["val_size"], "test_subset": spec.test_size}
+    data, settings = exp["data"], data_settings(exp["dataset"], exp["data"])
+    spec = settings.spec
+    sizes = {"train_subset": spec.train_size and spec.train_size - settings.val_size, "test_subset": spec.test_size}
     for key, size in sizes.items():
         if data.get(key) is not None and size is not None and data[key] > size:
             split = key.split("_")[0]

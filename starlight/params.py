@@ -14,7 +14,7 @@ from pathlib import Path
 from . import experiment as xp
 from . import pretrained
 from .code import fingerprint
-from .data import dataset
+from .data import dataset_spec
 from .models import model_config, uses_batchnorm
 from .optim import optimizer_settings
 
@@ -48,14 +48,14 @@ def _freeze(value):
 
 
 @cache
-def _has_bn(model: tuple, name: str) -> bool:
-    spec = dataset(name).spec
-    return uses_batchnorm(dict(model), spec.shape, spec.n_classes)
+def _has_bn(model: tuple, shape: tuple[int, ...], n_classes: int) -> bool:
+    return uses_batchnorm(dict(model), shape, n_classes)
 
 
 def has_bn(exp: dict) -> bool:
     """Whether the experiment's model has BatchNorm (then BN re-estimation settings shape its results)."""
-    return _has_bn(_freeze(exp["model"]), exp["dataset"])
+    spec = dataset_spec(exp["dataset"], exp["data"])  # the synthetic dataset's shape is in the config
+    return _has_bn(_freeze(exp["model"]), spec.shape, spec.n_classes)
 
 
 def bn_settings(exp: dict) -> dict:

@@ -1,9 +1,11 @@
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,3 +61,66 @@ def tiny_reference(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("tiny-reference"))
     run_snakemake(workdir, "--configfile", "config/tiny.yaml", "--cores", "2")
     return workdir
+
+
+def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int], label_key: str) -> None:
+    """One batch file in the format of the official CIFAR archives: a protocol-2 pickle of a dict holding `data`
+    (uint8 [N, 3072], the R, G and B planes of each image) and the labels. The archives were pickled under
+    Python 2 with NumPy 1, whose arrays name `numpy.core.multiarray._reconstruct`; ours name it the same way."""
+    batch = {"batch_label": "fixture batch", label_key: list(labels), "data": images.reshape(len(images), -1),
+             "filenames": [f"image_{i}.png" for i in range(len(images))]}
+    payload = pickle.dumps(batch, protocol=2).replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    path.write_bytes(payload)
+
+
+@pytest.fixture
+def cifar_root(tmp_path):
+    """A torchvision-style root with tiny CIFAR-10 and CIFAR-100 archives in the official pickle format: 5 x 4
+    training and 6 test images (CIFAR-10), 20 and 6 (CIFAR-100). Returns (root, {name: expected tensors})."""
+    rng = np.random.default_rng(0)
+    expected = {}
+    layouts = {
+        "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels", 10,
+                    ("batches.meta", {"label_names": [f"class{i}" for i in range(10)], "num_vis": 3072})),
+        "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", 100,
+                     ("meta", {"fine_label_names": [f"class{i}" for i in range(100)]})),
+    }
+    for name, (folder, train_files, test_files, label_key, n_classes, (meta_name, meta)) in layouts.items():
+        out = tmp_path / folder
+        out.mkdir()
+        parts = {}
+        for split, files in (("train", train_files), ("test", test_files)):
+            xs, ys = [], []
+            n = 20 // len(files) if split == "train" else 6
+            for file in files:
+                x = rng.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
+                y = rng.integers(0, n_classes, size=n).tolist()
+                write_cifar_batch(out / file, x, y, label_key)
+                xs.append(x)
+                ys += y
+            parts[f"{split}_x"] = torch.from_numpy(np.concatenate(xs))
+            parts[f"{split}_y"] = torch.tensor(ys)
+        (out / meta_name).write_bytes(pickle.dumps(meta, protocol=2))
+        expected[name] = parts
+    return tmp_path, expected
+
+
+IMAGENET_CLASSES = ("n01440764", "n01443537", "n01484850")
+
+
+@pytest.fixture
+def imagenet_root(tmp_path):
+    """A tiny ImageNet in the ImageFolder layout: <root>/imagenet/{train,val}/<wnid>/*.png, 3 classes, 6 training
+    and 2 validation images each, of assorted sizes (at least 40 x 40) and distinct random pixels."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "imagenet"
+    for split, per_class in (("train", 6), ("val", 2)):
+        for wnid in IMAGENET_CLASSES:
+            (root / split / wnid).mkdir(parents=True)
+            for i in range(per_class):
+                h, w = int(rng.integers(40, 64)), int(rng.integers(40, 64))
+                pixels = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / wnid / f"{wnid}_{i}.png")
+    return tmp_path

@@ -54,7 +54,7 @@ def test_valid_config_plans_jobs(workdir):
         ("star", "t_scheme", "cubic", "'cubic' is not one of"),
         ("barrier", "align_method", "git", "'git' is not one of"),
         ("model", "name", "resnet", "'resnet' is not one of"),
-        (None, "dataset", "imagenet", "'imagenet' is not one of"),
+        (None, "dataset", "svhn", "'svhn' is not one of"),
         ("anchors", "count", 0, "0 is less than the minimum of 1"),
         ("train", "optimizer", "rmsprop", "'rmsprop' is not one of"),
         ("train", "label_smoothing", 1.0, "1.0 is greater than or equal to the maximum of 1"),
@@ -103,16 +103,22 @@ def with_top(key, value):
     return cfg
 
 
+def assert_data_missing_is_named(workdir, cfg, message):
+    """A dry run plans and warns; a real run stops before its first job with the same message."""
+    proc = dry_run(workdir, cfg)
+    assert proc.returncode == 0 and message in proc.stdout + proc.stderr
+    proc = run_snakemake(workdir, "--configfile", str(workdir / "bad.yaml"), "--cores", "1", check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()
+
+
 def test_missing_data_root_is_named(workdir, tmp_path):
-    proc = dry_run(workdir, with_top("data_root", str(tmp_path / "nowhere")))
-    assert proc.returncode != 0
-    assert f"data_root '{tmp_path / 'nowhere'}' does not exist" in proc.stdout + proc.stderr
+    assert_data_missing_is_named(workdir, with_top("data_root", str(tmp_path / "nowhere")),
+                                 f"data_root '{tmp_path / 'nowhere'}' does not exist")
 
 
 def test_empty_data_root_is_named(workdir, tmp_path):
-    proc = dry_run(workdir, with_top("data_root", str(tmp_path)))
-    assert proc.returncode != 0
-    assert "holds no Fashion-MNIST raw files" in proc.stdout + proc.stderr
+    assert_data_missing_is_named(workdir, with_top("data_root", str(tmp_path)), "holds no Fashion-MNIST raw files")
 
 
 def test_pretrained_folder_with_too_few_models(workdir, tmp_path):

@@ -1,8 +1,10 @@
-"""IDX-format datasets (Fashion-MNIST): staged from a user-given root, a Debian package, or a download.
+"""IDX-format datasets (MNIST, Fashion-MNIST): staged from a user-given root, a Debian package, or a download.
 
-Searched: `data_root` if the config sets one (alone: silently reading another copy would hide a mistake),
-else Debian's package (`dataset-fashion-mnist` puts the files under /usr/share/datasets/fashion-mnist),
-else torchvision's downloader when allowed. Debian recompressed the files (their checksums differ from
+Searched: the dataset's root if the config sets one (`data_roots.<name>`, else `data_root`; alone: silently
+reading another copy would hide a mistake), else Debian's package where there is one (`dataset-fashion-mnist`
+puts the files under /usr/share/datasets/fashion-mnist; Debian does not package MNIST), else torchvision's
+downloader when allowed. A root may hold the four raw files itself or in torchvision's layout
+(`<root>/FashionMNIST/raw/`, `<root>/MNIST/raw/`). Debian recompressed the files (their checksums differ from
 torchvision's), so we decompress the raw `*-ubyte.gz` ourselves and let torchvision parse them with
 `download=False`.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .base import InMemoryDataset, check_folder, how_to_provide
 from .spec import DataError, DatasetSpec
 
 RAW_FILES = (
@@ -27,19 +30,17 @@ RAW_FILES = (
 
 
 @dataclass(frozen=True)
-class IdxDataset:
+class IdxDataset(InMemoryDataset):
     spec: DatasetSpec
     title: str  # as people write it, in messages
     torchvision_class: str  # the torchvision dataset that parses (and downloads) the files
-    debian_package: str
-    debian_root: Path
+    debian_package: str | None = None
+    debian_root: Path | None = None
 
     @property
     def how_to_provide(self) -> str:
-        return (f"Provide {self.title} in one of these ways: install Debian's package "
-                f"(`apt-get install {self.debian_package}`), set `data_root` in the config to a folder holding "
-                f"{', '.join(f + '[.gz]' for f in RAW_FILES)}, or set `allow_download: true` on a machine with "
-                f"internet.")
+        holding = f"{', '.join(f + '[.gz]' for f in RAW_FILES)}, itself or in {self.torchvision_class}/raw/"
+        return how_to_provide(self.title, self.spec.name, holding, debian_package=self.debian_package)
 
     def _find_raw(self, root: Path, name: str) -> Path | None:
         sub = root / self.torchvision_class / "raw"
@@ -63,25 +64,32 @@ class IdxDataset:
 
     def check_root(self, data_root: str) -> None:
         """Fail early (at workflow start) on a user-given data root that is missing or holds no dataset."""
-        root = Path(data_root)
-        if not root.is_dir():
-            raise DataError(f"data_root {str(root)!r} does not exist or is not a folder. {self.how_to_provide}")
+        root = check_folder(data_root, self.how_to_provide)
         missing = [name for name in RAW_FILES if self._find_raw(root, name) is None]
         if missing:
             raise DataError(f"data_root {data_root!r} holds no {self.title} raw files (missing "
                             f"{', '.join(missing)}, optionally .gz). {self.how_to_provide}")
 
+    def _in_debian_package(self) -> bool:
+        return self.debian_root is not None and all(self._find_raw(self.debian_root, n) for n in RAW_FILES)
+
+    def check_available(self, data_root: str | None, allow_download: bool) -> None:
+        if data_root:
+            self.check_root(data_root)
+        elif not (self._in_debian_package() or allow_download):
+            where = f" under {self.debian_root}" if self.debian_root else ""
+            raise DataError(f"{self.title} not found{where} (no `data_root` set, `allow_download` is false). "
+                            f"{self.how_to_provide}")
+
     def stage(self, dest: str | Path, data_root: str | None = None, allow_download: bool = False) -> Path:
         """Put the four raw files, decompressed, in torchvision's layout under `dest`."""
         dest = Path(dest)
+        self.check_available(data_root, allow_download)
         if data_root:
-            self.check_root(data_root)
             self._stage_raw(Path(data_root), dest)
             return dest
-        if self.debian_root.is_dir() and self._stage_raw(self.debian_root, dest):
+        if self._in_debian_package() and self._stage_raw(self.debian_root, dest):
             return dest
-        if not allow_download:
-            raise DataError(f"{self.title} not found under {self.debian_root}. {self.how_to_provide}")
         import torchvision.datasets
 
         try:
@@ -107,7 +115,12 @@ class IdxDataset:
 
 FASHION_MNIST = IdxDataset(
     # Per-channel statistics of the Fashion-MNIST training set.
-    spec=DatasetSpec("fashion_mnist", (1, 28, 28), 10, (0.2860,), (0.3530,), 60000, 10000),
+    spec=DatasetSpec("fashion_mnist", (1, 28, 28), 10, (0.2860,), (0.3530,), 60000, 10000, val_size=6000),
     title="Fashion-MNIST", torchvision_class="FashionMNIST", debian_package="dataset-fashion-mnist",
     debian_root=Path("/usr/share/datasets/fashion-mnist"),
+)
+
+MNIST = IdxDataset(
+    spec=DatasetSpec("mnist", (1, 28, 28), 10, (0.1307,), (0.3081,), 60000, 10000, val_size=6000),
+    title="MNIST", torchvision_class="MNIST",
 )

@@ -1,18 +1,21 @@
 """In-memory splits: uint8 images on the training device, normalised batch by batch, in a seeded order per epoch.
 
 An `ImageSet` is what the rest of the package sees of one split: its length, its evaluation batches (in order,
-never augmented), the shuffled training batches of an epoch (a pure function of (seed, epoch), so a resumed run
-sees the same batches), and the normalised images at given indices (BN re-estimation, alignment examples).
+never augmented), the shuffled and (for the training split, if configured) augmented training batches of an
+epoch (a pure function of (seed, epoch), so a resumed run sees the same batches), the normalised images at given
+indices (BN re-estimation, alignment examples) and seeded subsets of itself. Streamed datasets (ImageNet,
+folder.py) offer the same interface.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
+from .augment import Augment
 from .spec import DatasetSpec
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -27,20 +30,41 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The CPU generator of one epoch's draws: first the data order, then any augmentation."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
 def epoch_order(n: int, seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """The data order of one epoch: a pure function of (seed, epoch), so a resumed run sees the same order."""
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=g).to(device)
+    return torch.randperm(n, generator=epoch_generator(seed, epoch)).to(device)
+
+
+def seeded_subset(n: int, size: int, seed: int) -> torch.Tensor:
+    """`size` of the indices 0..n-1, drawn by `seed`, in increasing order."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size].sort().values
+
+
+def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 [B,C,H,W] -> float, standardised per channel."""
+    x = images.float() / 255.0
+    if len(mean) == 1:
+        return (x - mean[0]) / std[0]
+    mean_t = torch.tensor(mean, device=x.device).view(-1, 1, 1)
+    std_t = torch.tensor(std, device=x.device).view(-1, 1, 1)
+    return (x - mean_t) / std_t
 
 
 @dataclass
 class ImageSet:
-    """One split: uint8 images [N,C,H,W] and int64 labels, with the dataset's per-channel mean and std."""
+    """One split: uint8 images [N,C,H,W] and int64 labels, with the per-channel mean and std that normalise them,
+    and the augmentation of its training batches (None: none)."""
 
     images: torch.Tensor
     labels: torch.Tensor
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    augment: Augment | None = None
 
     def __len__(self) -> int:
         return self.labels.shape[0]
@@ -50,27 +74,30 @@ class ImageSet:
         return self.images.device
 
     def to(self, device: torch.device | str) -> ImageSet:
-        return ImageSet(self.images.to(device), self.labels.to(device), self.mean, self.std)
+        return replace(self, images=self.images.to(device), labels=self.labels.to(device))
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 -> float, standardised per channel."""
-        x = images.float() / 255.0
-        if len(self.mean) == 1:
-            return (x - self.mean[0]) / self.std[0]
-        mean = torch.tensor(self.mean, device=x.device).view(-1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(-1, 1, 1)
-        return (x - mean) / std
+        return normalise(images, self.mean, self.std)
 
     def normalised(self, idx: torch.Tensor | None = None) -> torch.Tensor:
-        """The normalised images at `idx` (all of them when None)."""
+        """The normalised images at `idx` (all of them when None); never augmented."""
         return self.normalise(self.images if idx is None else self.images[idx.to(self.device)])
 
     def head(self, n: int) -> torch.Tensor:
         """The first `n` normalised images (at most all of them): examples for tracing and checks."""
         return self.normalise(self.images[:n])
 
+    def subset(self, size: int | None, seed: int) -> ImageSet:
+        """A seeded subset of `size` images in their original order (the whole set when `size` is None or not
+        smaller): a smaller evaluation set that behaves like this one."""
+        if size is None or size >= len(self):
+            return self
+        idx = seeded_subset(len(self), size, seed).to(self.device)
+        return replace(self, images=self.images[idx], labels=self.labels[idx])
+
     def batches(self, batch_size: int) -> Iterator[Batch]:
-        """Evaluation batches, in order."""
+        """Evaluation batches, in order, never augmented."""
         for start in range(0, len(self), batch_size):
             yield self.normalise(self.images[start:start + batch_size]), self.labels[start:start + batch_size]
 
@@ -78,48 +105,66 @@ class ImageSet:
         return len(batch_bounds(len(self), batch_size))
 
     def epoch(self, batch_size: int, seed: int, epoch: int) -> Iterator[Batch]:
-        """The training batches of one epoch, shuffled by (seed, epoch)."""
-        order = epoch_order(len(self), seed, epoch, self.device)
+        """The training batches of one epoch, shuffled and augmented by draws that depend on (seed, epoch) only."""
+        g = epoch_generator(seed, epoch)
+        order = torch.randperm(len(self), generator=g).to(self.device)
+        draws = self.augment.draw(len(self), g).to(self.device) if self.augment else None
         for start, stop in batch_bounds(len(self), batch_size):
             idx = order[start:stop]  # index_select gathers rows about twice as fast as x[idx] on the CPU
-            yield self.normalise(self.images.index_select(0, idx)), self.labels.index_select(0, idx)
+            images = self.images.index_select(0, idx)
+            if draws is not None:
+                images = self.augment.apply(images, draws[start:stop])
+            yield self.normalise(images), self.labels.index_select(0, idx)
 
 
 @dataclass
 class Splits:
+    """The train/val/test splits (ImageSets or streamed sets) and the spec of the data they hold: the models are
+    built for its shape and classes."""
+
     train: ImageSet
     val: ImageSet
     test: ImageSet
+    spec: DatasetSpec | None = None
 
     def to(self, device: torch.device | str) -> Splits:
-        return Splits(*(getattr(self, f.name).to(device) for f in fields(self)))
+        return Splits(self.train.to(device), self.val.to(device), self.test.to(device), self.spec)
 
 
 def _channels_first(images: torch.Tensor) -> torch.Tensor:
-    """[N,H,W] (one channel) or [N,H,W,C] -> [N,C,H,W]."""
-    return images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2).contiguous()
+    """[N,H,W] (one channel) -> [N,1,H,W]; [N,C,H,W] stays as it is (the prepared files' two layouts)."""
+    return images.unsqueeze(1) if images.dim() == 3 else images
 
 
-def make_splits(raw: dict[str, torch.Tensor], spec: DatasetSpec, val_size: int, split_seed: int,
-                train_subset: int | None = None, test_subset: int | None = None) -> Splits:
-    """Seeded train/val split of the training set; optional seeded subsets for small runs."""
-    n = raw["train_x"].shape[0]
-    if val_size >= n:
-        raise ValueError(f"data.val_size={val_size} must be smaller than the training set ({n})")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
+def split_indices(n_train: int, n_test: int, val_size: int, split_seed: int, train_subset: int | None = None,
+                  test_subset: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train, val, test) indices: a seeded train/val split of the training set; optional seeded subsets."""
+    if val_size >= n_train:
+        raise ValueError(f"data.val_size={val_size} must be smaller than the training set ({n_train})")
+    perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(split_seed))
     val_idx, train_idx = perm[:val_size], perm[val_size:]
     if train_subset is not None:
         train_idx = train_idx[:train_subset]
-    test_idx = torch.arange(raw["test_x"].shape[0])
+    test_idx = torch.arange(n_test)
     if test_subset is not None:
-        test_idx = torch.randperm(len(test_idx), generator=torch.Generator().manual_seed(split_seed))[:test_subset]
+        test_idx = torch.randperm(n_test, generator=torch.Generator().manual_seed(split_seed))[:test_subset]
         test_idx = test_idx.sort().values
+    return train_idx, val_idx, test_idx
 
-    def subset(x: str, y: str, idx: torch.Tensor) -> ImageSet:
-        return ImageSet(_channels_first(raw[x][idx]), raw[y][idx].clone(), spec.mean, spec.std)
 
-    return Splits(subset("train_x", "train_y", train_idx), subset("train_x", "train_y", val_idx),
-                  subset("test_x", "test_y", test_idx))
+def make_splits(raw: dict[str, torch.Tensor], spec: DatasetSpec, val_size: int, split_seed: int,
+                train_subset: int | None = None, test_subset: int | None = None,
+                augment: Augment | None = None) -> Splits:
+    """Seeded train/val split of the training set; optional seeded subsets for small runs. Only the training
+    split is augmented."""
+    train_idx, val_idx, test_idx = split_indices(raw["train_x"].shape[0], raw["test_x"].shape[0], val_size,
+                                                 split_seed, train_subset, test_subset)
+
+    def subset(x: str, y: str, idx: torch.Tensor, augment: Augment | None = None) -> ImageSet:
+        return ImageSet(_channels_first(raw[x][idx]), raw[y][idx].clone(), spec.mean, spec.std, augment)
+
+    return Splits(subset("train_x", "train_y", train_idx, augment), subset("train_x", "train_y", val_idx),
+                  subset("test_x", "test_y", test_idx), spec)
 
 
 def read_prepared(dataset_file: str | Path) -> dict[str, torch.Tensor]:

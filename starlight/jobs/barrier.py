@@ -10,7 +10,7 @@ import pandas as pd
 from ..barrier import barriers_from_curve, curve, grid
 from ..checkpoint import load_into
 from ..models import has_batchnorm
-from .common import bn_data, code_record, model_factory, setup, splits_of, write_csv
+from .common import bn_data, code_record, model_factory, setup, splits_of, train_eval_data, write_csv
 
 log = logging.getLogger("starlight")
 
@@ -30,7 +30,7 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
     bcfg = exp["barrier"]
     ts = grid(bcfg["grid_points"])
     bn_x = bn_data(exp, splits) if has_batchnorm(m1) else None
-    eval_sets = {"train": splits.train, "test": splits.test}
+    eval_sets = {"train": train_eval_data(exp, splits), "test": splits.test}
 
     variants = {"unaligned": m2}
     if bcfg["align"]:

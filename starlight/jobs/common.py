@@ -16,7 +16,7 @@ from torch import nn
 from ..bn import bn_subset
 from ..checkpoint import archive, atomic_write, save_json, save_model
 from ..code import fingerprint, versions
-from ..data import Splits, dataset, load_splits
+from ..data import Splits, dataset_spec, load_splits
 from ..metrics import evaluate_splits
 from ..models import build_model
 from ..runtime import configure, provenance, resolve_device
@@ -39,7 +39,7 @@ def splits_of(exp: dict, dataset_file: str, device: torch.device) -> Splits:
 
 def model_factory(exp: dict) -> Callable[[], nn.Module]:
     """Builds the experiment's model for its dataset's image shape and class count."""
-    spec = dataset(exp["dataset"]).spec
+    spec = dataset_spec(exp["dataset"], exp["data"])
     return lambda: build_model(exp["model"], spec.shape, spec.n_classes)
 
 
@@ -51,6 +51,13 @@ def code_record(step: str, exp: dict) -> dict:
 
 def bn_data(exp: dict, splits: Splits) -> torch.Tensor:
     return bn_subset(splits.train, exp["barrier"]["bn_subset"], exp["barrier"]["bn_seed"])
+
+
+def train_eval_data(exp: dict, splits: Splits):
+    """The training images the barriers are measured on: a seeded subset (`barrier.train_eval_subset`,
+    `train_eval_seed`), or all of them."""
+    barrier = exp["barrier"]
+    return splits.train.subset(barrier.get("train_eval_subset"), barrier.get("train_eval_seed", 0))
 
 
 def file_digest(path: str) -> str:

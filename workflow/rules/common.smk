@@ -5,7 +5,7 @@ from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
 from starlight import params, pretrained, sweep
-from starlight.data import DataError, dataset
+from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.locks import clear_stale_locks
 
 min_version("9.0")
@@ -27,13 +27,15 @@ def _checked_experiments():
     for name, exp in config["experiments"].items():
         exp = copy.deepcopy(exp)
         try:
-            if config["data_root"]:
-                dataset(exp["dataset"]).check_root(config["data_root"])
             sweep.check(f"experiments.{name}", exp)
             expanded = sweep.variants(name, exp)
             for variant in expanded:
+                try:
+                    data_settings(variant.exp["dataset"], variant.exp["data"])
+                except DataError as err:
+                    raise xp.ConfigError(f"experiments.{variant.name}: {err}") from err
                 xp.check(variant.name, variant.exp, contents=workflow.is_main_process)
-        except (DataError, xp.ConfigError, sweep.SweepError) as err:
+        except (xp.ConfigError, sweep.SweepError) as err:
             raise WorkflowError(f"invalid config: {err}")
         variants |= {v.name: v.exp for v in expanded}
         sweeps[name] = expanded
@@ -41,6 +43,33 @@ def _checked_experiments():
 
 
 EXPERIMENTS, SWEEPS = _checked_experiments()
+
+
+def _data_inputs():
+    """What each experiment's jobs read. Missing data is a warning, so a dry run still plans; a real run stops
+    before its first job with the same message (onstart)."""
+    return {
+        name: data_input(
+            exp["dataset"],
+            exp["data"],
+            config["data_root"],
+            config["data_roots"],
+            config["allow_download"],
+        )
+        for name, exp in EXPERIMENTS.items()
+    }
+
+
+DATA_INPUTS = _data_inputs()
+MISSING_DATA = sorted({d.problem for d in DATA_INPUTS.values() if d.problem})
+if MISSING_DATA and workflow.is_main_process:
+    logger.warning("Data missing (a real run stops here):\n" + "\n".join(MISSING_DATA))
+
+
+onstart:
+    if MISSING_DATA:
+        raise WorkflowError("data missing:\n" + "\n".join(MISSING_DATA))
+
 
 # A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work.
 if workflow.is_main_process and clear_stale_locks():
@@ -67,7 +96,26 @@ def exp_cfg(wildcards):
 
 
 def dataset_file(wildcards):
-    return f"resources/{exp_cfg(wildcards)['dataset']}.pt"
+    """resources/<stem>.pt (made by prepare_data), or a streamed dataset's folder ([] while it is missing)."""
+    return DATA_INPUTS[wildcards.exp].path or []
+
+
+def stem_dataset(stem):
+    """The dataset of a prepared file's stem (the data rules' `dataset` wildcard)."""
+    return stem.split("-", 1)[0]
+
+
+def data_root_of(wildcards):
+    """The root stage_data reads a prepared file's dataset from."""
+    return root_for(
+        stem_dataset(wildcards.dataset), config["data_root"], config["data_roots"]
+    )
+
+
+# The prepared files' stems: an in-memory dataset's name, plus the synthetic dataset's settings.
+PREPARED_STEM = (
+    "(" + "|".join(n for n, d in DATASETS.items() if d.materialised) + r")(-[\w+]+)*"
+)
 
 
 def model_path(exp, model_id, ext="pt"):
@@ -100,7 +148,9 @@ def code(step, script):
 
 
 def data_code(script):
-    return lambda wildcards: params.code("data", {"dataset": wildcards.dataset}, script)
+    return lambda wildcards: params.code(
+        "data", {"dataset": stem_dataset(wildcards.dataset)}, script
+    )
 
 
 def star_anchor_checkpoints(wildcards):

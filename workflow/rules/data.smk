@@ -5,11 +5,13 @@ rule stage_data:
         "logs/stage_data/{dataset}.log",
     benchmark:
         "logs/stage_data/{dataset}.benchmark.tsv"
+    wildcard_constraints:
+        dataset=PREPARED_STEM,
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        data_root=config["data_root"],
+        data_root=data_root_of,
         allow_download=config["allow_download"],
         code=data_code("stage_data.py"),
     script:
@@ -25,6 +27,8 @@ rule prepare_data:
         "logs/prepare_data/{dataset}.log",
     benchmark:
         "logs/prepare_data/{dataset}.benchmark.tsv"
+    wildcard_constraints:
+        dataset=PREPARED_STEM,
     conda:
         "../../envs/starlight.yaml"
     threads: 1
