@@ -7,18 +7,21 @@ import time
 
 from ..checkpoint import save_torch
 from ..data import dataset
+from ..phases import phase
 
 log = logging.getLogger("starlight")
 
 
 def stage_data(out_dir: str, name: str, data_root: str | None, allow_download: bool) -> None:
-    dataset(name).stage(out_dir, data_root, allow_download)
+    with phase("load"):
+        dataset(name).stage(out_dir, data_root, allow_download)
     log.info("%s raw files staged in %s", name, out_dir)
 
 
 def prepare_data(staged_dir: str, out: str, name: str) -> None:
     t0 = time.perf_counter()
-    raw = dataset(name).read(staged_dir)
+    with phase("load"):
+        raw = dataset(name).read(staged_dir)
     save_torch(raw, out)
     log.info("%s: %d train and %d test images written to %s in %.1fs", name, len(raw["train_y"]),
              len(raw["test_y"]), out, time.perf_counter() - t0)
