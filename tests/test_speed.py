@@ -27,7 +27,7 @@ def train_set(small_splits):
 
 def _train(train_set, extra, trainer="classifier"):
     torch.manual_seed(0)
-    model = build_model(CNN)
+    model = build_model(CNN).to(train_set.device)
     cfg = {**TRAIN, **extra}
     if trainer == "classifier":
         history = train_classifier("m", model, train_set, cfg, seed=0)
@@ -37,7 +37,7 @@ def _train(train_set, extra, trainer="classifier"):
             torch.manual_seed(seed)
             anchors.append(build_model(CNN).state_dict())
         torch.manual_seed(0)
-        model = build_model(CNN)
+        model = build_model(CNN).to(train_set.device)
         history = train_star("s", model, anchors, train_set, cfg, seed=0)
     return model, [h["loss"] for h in history]
 
@@ -58,6 +58,21 @@ def test_option_trains_to_the_same_losses(train_set, reference, option, trainer)
     assert list(model.state_dict()) == list(ref_model.state_dict())
     for k, v in model.state_dict().items():
         assert v.is_contiguous() and v.dtype == ref_model.state_dict()[k].dtype, k
+
+
+# On a GPU cuDNN picks other kernels for each layout and may run convolutions in TF32: looser, still tight.
+CUDA_TOLERANCE = {"precision": 0.05, "channels_last": 1e-2, "compile": 1e-2}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("trainer", ["classifier", "star"])
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_option_trains_to_the_same_losses_on_the_gpu(train_set, option, trainer):
+    gpu_set = train_set.to("cuda")
+    model, losses = _train(gpu_set, {option: OPTIONS[option]}, trainer)
+    _, ref_losses = _train(gpu_set, {}, trainer)
+    assert losses == pytest.approx(ref_losses, rel=CUDA_TOLERANCE[option]), (losses, ref_losses)
+    assert all(v.is_cuda and v.is_contiguous() for v in model.state_dict().values())
 
 
 def test_options_off_change_nothing(train_set, reference):
