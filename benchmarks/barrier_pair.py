@@ -17,9 +17,8 @@ real run (2,000 BN images for 54,000 + 10,000 evaluated: 1/32); the MLP uses Fas
 
 from __future__ import annotations
 
-from harness import clock_of, header, interleaved, paired_ratio, parser, result_line, setup, table
-
 import torch
+from harness import clock_of, header, interleaved, paired_ratio, parser, result_line, setup, table
 
 from starlight.barrier import curve, grid
 from starlight.data import ImageSet
@@ -29,10 +28,10 @@ from starlight.models import build_model, has_batchnorm
 # name: (model section, input shape, (train, test, BN images) on the CPU)
 MODELS = {
     "mlp": ({"name": "mlp", "depth": 1, "width": 128}, (1, 28, 28), (54000, 10000, 0)),
-    "cnn": ({"name": "cnn", "depth": 3, "width": 32, "batchnorm": True}, (1, 28, 28), (768, 256, 32)),
-    "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, (3, 32, 32), (384, 128, 16)),
+    "cnn": ({"name": "cnn", "depth": 3, "width": 32, "batchnorm": True}, (1, 28, 28), (384, 128, 16)),
+    "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, (3, 32, 32), (192, 64, 8)),
 }
-REPS = {"mlp": 7, "cnn": 3, "resnet18_cifar": 3}
+REPS = {"mlp": 5, "cnn": 3, "resnet18_cifar": 3}
 TARGET = 1.2
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import time
 
-from harness import header, parser, setup
-
 import torch
+from harness import header, parser, setup
 
 from starlight.align import align
 from starlight.barrier import barriers_from_curve, curve, grid

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python benchmarks/<script>.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
 
 def parser(description: str | None) -> argparse.ArgumentParser:

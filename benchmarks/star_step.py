@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import random
 
-from harness import header, interleaved, paired_ratio, parser, result_line, setup, table, clock_of
-
 import torch
+from harness import clock_of, header, interleaved, paired_ratio, parser, result_line, setup, table
 
 from starlight.models import build_model
 from starlight.optim import make_optimizer, training_loss
@@ -35,7 +34,7 @@ MODELS = {
     "cnn": ({"name": "cnn", "depth": 3, "width": 32, "batchnorm": True}, (1, 28, 28), 1.05, 1),
     "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, (3, 32, 32), 1.05, 1),
 }
-REPS = {"mlp": 60, "mlp512": 40, "cnn": 15, "resnet18_cifar": 9}
+REPS = {"mlp": 50, "mlp512": 30, "cnn": 11, "resnet18_cifar": 7}
 
 
 def steps(name: str, args, device: torch.device) -> tuple[dict, float]:

@@ -123,9 +123,9 @@ def run_phases(*folders: str | Path) -> dict:
             records = [r for r in map(parse_line, path.read_text(errors="replace").splitlines()) if r]
             for record in records[-1:]:  # a job logs one line; a rerun's log replaces the earlier one
                 jobs += 1
-                for clock in sums:
+                for clock, seconds in sums.items():
                     for k in PHASES:
-                        sums[clock][k] += float(record[clock].get(k, 0.0))
+                        seconds[k] += float(record[clock].get(k, 0.0))
     share = {clock: (sums[clock]["compute"] / total if (total := sum(sums[clock].values())) else 0.0)
              for clock in sums}
     return {"jobs": jobs, **sums, "compute_share": share}

@@ -41,7 +41,7 @@ class Speed:
         flags = {}
         for key in ("channels_last", "compile"):
             flags[key] = cfg.get(key, False)
-            if not isinstance(flags[key], bool):
+            if type(flags[key]) is not bool:
                 raise ValueError(f"train.{key}={flags[key]!r}: expected true or false")
         return cls(precision, **flags)
 

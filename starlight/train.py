@@ -43,10 +43,11 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, random.Random], tuple[torch.Tenso
 
 def sgd_step(loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, rng: random.Random, opt: torch.optim.Optimizer,
              params: list[torch.Tensor], cfg: dict, after_backward: Callable[[], None] | None = None,
-             speed: Speed = Speed()):
+             speed: Speed | None = None):
     """One optimisation step on one batch: loss (under the `speed` options), backward, (after_backward),
     clipping, update. Returns (loss, logits); raises NonFiniteLoss, with nothing updated, when the loss is not
     finite."""
+    speed = speed or Speed()
     with speed.autocast(x.device):
         loss, logits = loss_fn(speed.inputs(x), y, rng)
     if not torch.isfinite(loss):

@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 import torch
-
 from conftest import ROOT
+
 from starlight.checkpoint import load_state_dict
 from starlight.jobs.barrier import barrier_job
 from starlight.jobs.star import star_job

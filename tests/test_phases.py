@@ -6,8 +6,8 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import ROOT
+
 from starlight.phases import PHASES, parse_line, run_phases
 
 JOB = textwrap.dedent("""
@@ -84,8 +84,8 @@ def test_every_rule_of_a_real_run_logs_its_phases(tiny_reference):
     out = run_phases(tiny_reference / "results" / "tiny", tiny_reference / "logs")
     assert out["jobs"] == len(logs)
     assert 0 < out["compute_share"]["wall"] < 1
-    train = [r for r in map(parse_line, (tiny_reference / "results" / "tiny" / "logs" / "train" /
-                                         "anchor-0.log").read_text().splitlines()) if r][0]
+    train_log = tiny_reference / "results" / "tiny" / "logs" / "train" / "anchor-0.log"
+    train = next(r for r in map(parse_line, train_log.read_text().splitlines()) if r)
     assert train["wall"]["load"] > 0 and train["wall"]["write"] > 0  # dataset read; checkpoint written
 
 

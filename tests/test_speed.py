@@ -107,9 +107,8 @@ def test_bad_values_name_the_key(cfg, message):
 
 
 def _validated(train: dict) -> dict:
-    from snakemake.utils import validate
-
     from conftest import ROOT
+    from snakemake.utils import validate
 
     populations = {"anchors": {"count": 2, "seed_start": 0}, "heldout": {"count": 1, "seed_start": 100}}
     cfg = {"experiments": {"x": {"train": dict(train), "star": {"train": dict(train)}, **populations}}}
