@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .bn import recompute_bn_stats
+from .bn import bn_batches, estimating_bn
 from .data import ImageSet
 from .interpolate import interpolate_state
 from .metrics import evaluate_many
@@ -48,9 +48,10 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, ImageSet],
     the endpoints included, has its BN statistics re-estimated on those images first: the curve and its
     chord never depend on the statistics stored with the models.
 
-    Every t is evaluated in one pass over the data. The models split into `stem` (their first affine layer)
-    and `rest` (see models.py); the stem's output at t is lerp(stem1(x), stem2(x), t) exactly in real
-    arithmetic, so the stem, which holds most of an MLP's FLOPs, runs twice per batch instead of once per t.
+    Every t is evaluated in one pass over the data, and BN statistics of every t are re-estimated in one pass over
+    `bn_x`. The models split into `stem` (their first affine layer) and `rest` (see models/); the stem's output
+    at t is lerp(stem1(x), stem2(x), t) exactly in real arithmetic, so the stem, which holds most of an MLP's
+    FLOPs, runs twice per batch instead of once per t.
     """
     sd1, sd2 = model1.state_dict(), model2.state_dict()
     models = []
@@ -61,14 +62,19 @@ def curve(model1: nn.Module, model2: nn.Module, splits: dict[str, ImageSet],
             model = copy.deepcopy(model1 if t < 1.0 else model2)
             if 0.0 < t < 1.0:
                 model.load_state_dict(interpolate_state(sd1, sd2, t))
-            model = recompute_bn_stats(model, bn_x) if bn_x is not None else model.eval()
-        models.append(model)
+        models.append(model.eval())
+    model1.eval(), model2.eval()
 
     def outputs(xb: torch.Tensor):
         z1, z2 = model1.stem(xb), model2.stem(xb)
         for t, model in zip(ts, models):
             yield model.rest(z1 if t == 0.0 else z2 if t == 1.0 else torch.lerp(z1, z2, t))
 
+    if bn_x is not None:
+        with estimating_bn(models):
+            for xb in bn_batches(bn_x):
+                for _ in outputs(xb):
+                    pass
     metrics = {split: evaluate_many(outputs, data, batch_size) for split, data in splits.items()}
     return [{"t": t, "split": split, "loss": per_t[i][0], "accuracy": per_t[i][1]}
             for i, t in enumerate(ts) for split, per_t in metrics.items()]

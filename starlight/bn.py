@@ -2,16 +2,22 @@
 
 They are re-estimated the standard way, with the BN layers in train mode so that each normalises with its
 batch's statistics (every other layer, dropout included, in eval mode), but each layer's running mean and
-variance are pooled over every sample it saw:
-per-batch means and sums of squared deviations combined exactly (Chan et al.), in float64, weighted by the
-number of values each batch contributed. A layer whose input does not depend on the batch split (the first BN
-layer) thus gets the exact mean and (unbiased) variance of its inputs over the whole subset, however the subset
-is cut into batches. The batches are as equal in size as possible, so none holds a single sample.
+variance are pooled over every sample it saw: per-batch means and sums of squared deviations combined exactly
+(Chan et al.), in float64, weighted by the number of values each batch contributed. A layer whose input does not
+depend on the batch split (the first BN layer) thus gets the exact mean and (unbiased) variance of its inputs
+over the whole subset, however the subset is cut into batches. The batches are as equal in size as possible, so
+none holds a single sample.
+
+The per-batch statistics are the ones the BN layer computes anyway: with momentum 1 its running mean and
+variance after a batch are that batch's mean and unbiased variance, so pooling costs no extra pass over the
+activations. `estimating_bn` re-estimates several models in one pass over the data (a curve's points).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -26,17 +32,17 @@ def _bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 class _Pooled:
-    """Running count, mean and sum of squared deviations per channel of one BN layer's inputs."""
+    """Running count, mean and sum of squared deviations per channel of one BN layer's inputs, from the batch
+    statistics the layer itself computed (momentum 1: its running stats hold the last batch's)."""
 
     def __init__(self):
         self.n, self.mean, self.m2 = 0, None, None
 
-    def __call__(self, module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-        x = args[0].detach().double()
-        dims = [d for d in range(x.dim()) if d != 1]
+    def __call__(self, module: nn.modules.batchnorm._BatchNorm, args: tuple[torch.Tensor, ...], _out) -> None:
+        x = args[0]
         n = x.numel() // x.shape[1]
-        mean = x.mean(dims)
-        m2 = (x - mean.view(1, -1, *([1] * (x.dim() - 2)))).square().sum(dims)
+        mean = module.running_mean.double()
+        m2 = module.running_var.double() * (n - 1)  # the unbiased variance of the batch, times n − 1
         if self.mean is None:
             self.n, self.mean, self.m2 = n, mean, m2
             return
@@ -51,6 +57,42 @@ class _Pooled:
         module.running_var.copy_((self.m2 / max(self.n - 1, 1)).to(module.running_var.dtype))
 
 
+@contextlib.contextmanager
+def estimating_bn(models: list[nn.Module]) -> Iterator[None]:
+    """Inside: every BN layer of `models` normalises with its batch's statistics (train mode, every other layer in
+    eval mode) and pools them per sample; on leaving, each layer's running statistics are the pooled ones and the
+    models are in eval mode. Run each model (or its `rest`) on batches of at least 2 samples inside."""
+    layers = [m for model in models for m in _bn_layers(model)]
+    saved = [m.momentum for m in layers]
+    pooled = [_Pooled() for _ in layers]
+    hooks = [m.register_forward_hook(p) for m, p in zip(layers, pooled)]
+    try:
+        for model in models:
+            model.eval()
+        for m in layers:
+            m.reset_running_stats()
+            m.momentum = 1.0
+            m.train()
+        yield
+        for m, p in zip(layers, pooled):
+            if p.mean is not None:
+                p.write(m)
+    finally:
+        for h in hooks:
+            h.remove()
+        for m, momentum in zip(layers, saved):
+            m.momentum = momentum
+        for model in models:
+            model.eval()
+
+
+def bn_batches(x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, ...]:
+    """`x` cut into batches of at most `batch_size`, as equal in size as possible (none of a single sample)."""
+    if x.shape[0] < 2:
+        raise ValueError(f"BN statistics need at least 2 images, got {x.shape[0]}")
+    return torch.tensor_split(x, math.ceil(x.shape[0] / batch_size))
+
+
 @torch.no_grad()
 def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> nn.Module:
     """Reset every BN layer's running statistics and re-estimate them on images `x`, pooled per sample.
@@ -59,25 +101,11 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 500)
     """
     if not has_batchnorm(model):
         return model.eval()
-    if x.shape[0] < 2:
-        raise ValueError(f"BN statistics need at least 2 images, got {x.shape[0]}")
-    layers = _bn_layers(model)
-    for m in layers:
-        m.reset_running_stats()
-    pooled = [_Pooled() for _ in layers]
-    hooks = [m.register_forward_pre_hook(p) for m, p in zip(layers, pooled)]
-    try:
-        model.eval()
-        for m in layers:
-            m.train()
-        for xb in torch.tensor_split(x, math.ceil(x.shape[0] / batch_size)):
+    batches = bn_batches(x, batch_size)
+    with estimating_bn([model]):
+        for xb in batches:
             model(xb)
-    finally:
-        for h in hooks:
-            h.remove()
-    for m, p in zip(layers, pooled):
-        p.write(m)
-    return model.eval()
+    return model
 
 
 def bn_subset(train: ImageSet, size: int, seed: int) -> torch.Tensor:

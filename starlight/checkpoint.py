@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .models import model_config
+from .phases import phase
 
 FORMAT = "starlight-model-v1"
 
@@ -23,6 +24,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, unsafe, or of the wrong architecture."""
 
 
+@phase("write")
 def atomic_write(path: str | Path, write) -> None:
     """Call `write(tmp_path)`, then rename onto `path`: readers never see a half-written file."""
     path = Path(path)
@@ -41,6 +43,7 @@ def atomic_write(path: str | Path, write) -> None:
         raise
 
 
+@phase("write")
 def save_torch(obj: Any, path: str | Path) -> None:
     """`torch.save` via an in-memory buffer: torch names the archive's inner folder after the file it
     writes, so saving straight to a randomly named temporary file would make identical runs differ."""
@@ -63,6 +66,7 @@ def save_model(model: nn.Module, model_cfg: dict, path: str | Path) -> None:
     save_torch({"format": FORMAT, "model": dict(model_cfg), "state_dict": state}, path)
 
 
+@phase("write")
 def archive(paths: list[str | Path], archive_dir: str | Path, tag: str) -> list[Path]:
     """Hard-link finished files into `archive_dir` as `<tag>.<suffix>` (a copy where links fail).
 
@@ -85,6 +89,7 @@ def archive(paths: list[str | Path], archive_dir: str | Path, tag: str) -> list[
     return kept
 
 
+@phase("load")
 def load_torch(path: str | Path) -> Any:
     """`torch.load(weights_only=True)` with errors that name the file and the problem."""
     path = Path(path)

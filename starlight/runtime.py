@@ -11,11 +11,14 @@ import warnings
 import numpy as np
 import torch
 
+from .phases import start_job
+
 log = logging.getLogger("starlight")
 
 
 def setup_logging(log_file: str | None = None) -> logging.Logger:
-    """Log to the rule's log file (one line per event, flushed at once) and to stderr."""
+    """Log to the rule's log file (one line per event, flushed at once) and to stderr. Called first by every
+    workflow script: it ends the job's start-up phase, and the job's phases line is logged at exit (phases.py)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, mode="w"))
@@ -24,6 +27,7 @@ def setup_logging(log_file: str | None = None) -> logging.Logger:
     logging.captureWarnings(True)
     # An uncaught error goes to the rule's log too, where snakemake tells the user to look.
     sys.excepthook = lambda kind, err, tb: log.critical("%s: %s", kind.__name__, err, exc_info=(kind, err, tb))
+    start_job()
     return log
 
 

@@ -1,14 +1,18 @@
 """Starlight: train one model that is linearly connected to every anchor.
 
 Each SGD step draws one anchor uniformly and t by the configured scheme, evaluates the loss at
-θ_t = (1−t)·θ_star + t·θ_anchor and updates only θ_star. θ_t is built functionally with `torch.lerp`,
-so autograd gives the star the gradient (1−t)·∇L(θ_t); the anchors are constants. The interpolated
-forward pass runs BatchNorm in train mode (batch statistics) on scratch buffers, so it never touches
-the star's own running statistics.
+θ_t = (1−t)·θ_star + t·θ_anchor and updates only θ_star. θ_t lives in a second copy of the star (`StarPoint`):
+each step writes it with one `torch.lerp` per tensor, runs the ordinary forward and backward there, and hands
+the gradients it received, scaled by (1−t), to the star's parameters without copying them. That is the
+arithmetic of differentiating through `torch.lerp` (its backward is grad·(1−t)), so the star gets exactly
+(1−t)·∇L(θ_t), bit for bit as through `torch.func.functional_call`, without re-binding every parameter of the
+module at every step. The copy runs BatchNorm in train mode (batch statistics) on its own buffers, so the star's
+running statistics are never touched.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Callable
@@ -19,6 +23,7 @@ from torch.func import functional_call
 
 from .data import ImageSet
 from .optim import training_loss
+from .speed import Speed
 from .train import run_sgd
 
 log = logging.getLogger("starlight")
@@ -40,22 +45,58 @@ def interpolated_params(star: dict[str, torch.Tensor], anchor: dict[str, torch.T
     return {name: torch.lerp(p, anchor[name], t) for name, p in star.items()}
 
 
-def star_loss(model: nn.Module, anchor: dict[str, torch.Tensor], t: float, x: torch.Tensor, y: torch.Tensor,
-              scratch_buffers: dict[str, torch.Tensor], mu_star: float = 0.0, label_smoothing: float = 0.0):
-    """The Starlight objective for one batch: (L(θ_t) + μ·L(θ_star)) / (1+μ). Returns (loss, logits at θ_t)."""
-    params = dict(model.named_parameters())
-    logits = functional_call(model, {**interpolated_params(params, anchor, t), **scratch_buffers}, (x,))
-    loss = training_loss(logits, y, label_smoothing)
-    if mu_star > 0:
-        own = functional_call(model, {**params, **scratch_buffers}, (x,))
-        loss = (loss + mu_star * training_loss(own, y, label_smoothing)) / (1.0 + mu_star)
-    return loss, logits
+class StarPoint:
+    """θ_t for the star `model`, held in a copy of it whose BN layers keep their own (scratch) statistics.
+
+    `loss(anchor, t, x, y)` writes θ_t into the copy and returns (the Starlight loss, the logits at θ_t); after
+    its backward, `hand_over_gradients()` gives the star (1−t)·∇L(θ_t), plus, with `mu_star`, the gradient of its
+    own term. `anchor` is a list of tensors in the order of `model.parameters()` (see `anchor_params`).
+    """
+
+    def __init__(self, model: nn.Module, mu_star: float = 0.0, label_smoothing: float = 0.0,
+                 speed: Speed | None = None):
+        self.model, self.mu_star, self.label_smoothing = model, mu_star, label_smoothing
+        self.copy = copy.deepcopy(model).train()
+        self.star_params = list(model.parameters())
+        self.params = list(self.copy.parameters())
+        self.forward = (speed or Speed()).forward(self.copy)
+        self.t = 0.0
+
+    @torch.no_grad()
+    def move_to(self, anchor: list[torch.Tensor], t: float) -> None:
+        """Write θ_t into the copy, in place (its tensors stay the ones autograd and a compiled forward know)."""
+        for p, a, q in zip(self.star_params, anchor, self.params, strict=True):
+            torch.lerp(p, a, t, out=q)
+        self.t = t
+
+    def loss(self, anchor: list[torch.Tensor], t: float, x: torch.Tensor, y: torch.Tensor):
+        """(L(θ_t) + μ·L(θ_star)) / (1+μ) on one batch, and the logits at θ_t."""
+        self.move_to(anchor, t)
+        logits = self.forward(x)
+        loss = training_loss(logits, y, self.label_smoothing)
+        if self.mu_star > 0:
+            scratch = dict(self.copy.named_buffers())  # the star's own parameters, the copy's BN statistics
+            own = functional_call(self.model, scratch, (x,))
+            loss = (loss + self.mu_star * training_loss(own, y, self.label_smoothing)) / (1.0 + self.mu_star)
+        return loss, logits
+
+    @torch.no_grad()
+    def hand_over_gradients(self) -> None:
+        """star.grad (+)= (1−t)·copy.grad, moving the copy's gradient tensors rather than copying them."""
+        pairs = [(p, q.grad) for p, q in zip(self.star_params, self.params) if q.grad is not None]
+        grads = [g for _, g in pairs]
+        torch._foreach_mul_(grads, 1.0 - self.t)  # what torch.lerp's backward computes: grad·(1−t)
+        for (p, g), q in zip(pairs, self.params):
+            p.grad = g if p.grad is None else p.grad.add_(g)
+        for q in self.params:
+            q.grad = None
 
 
-def anchor_params(model: nn.Module, state_dict: dict[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
-    """The anchor's parameters (not buffers), detached, on the training device."""
-    names = {name for name, _ in model.named_parameters()}
-    return {k: v.detach().to(device) for k, v in state_dict.items() if k in names}
+def anchor_params(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The anchor's parameters (not buffers), in the order of `model.parameters()`, each on the device and in the
+    memory layout of the star's tensor it is interpolated with."""
+    with torch.no_grad():
+        return [torch.empty_like(p).copy_(state_dict[name]) for name, p in model.named_parameters()]
 
 
 def train_star(
@@ -81,21 +122,22 @@ def train_star(
     if not anchors:
         raise ValueError(f"{name}: star training needs at least one anchor")
     device = train.device
+    speed = Speed.of(cfg)
+    speed.prepare(model)
     anchor_states = [{k: v.to(device) for k, v in a.items()} for a in anchors]
-    current = [anchor_params(model, a, device) for a in anchor_states]
-    scratch = {k: v.detach().clone() for k, v in model.named_buffers()}
+    current = [anchor_params(model, a) for a in anchor_states]
+    point = StarPoint(model, mu_star, cfg.get("label_smoothing", 0.0), speed)
 
     def loss_fn(x, y, rng):
         anchor = current[rng.randrange(len(current))]
-        t = sample_t(t_scheme, rng, t_constant)
-        return star_loss(model, anchor, t, x, y, scratch, mu_star, cfg.get("label_smoothing", 0.0))
+        return point.loss(anchor, sample_t(t_scheme, rng, t_constant), x, y)
 
     def on_epoch_end(epoch: int) -> None:
         if realign is None or epoch >= int(cfg["epochs"]):
             return
         for i, state in enumerate(anchor_states):
             anchor_states[i] = realign(model, state)
-            current[i] = anchor_params(model, anchor_states[i], device)
+            current[i] = anchor_params(model, anchor_states[i])
         log.info("%s: re-aligned %d anchors to the star after epoch %d", name, len(anchor_states), epoch)
 
     def extra_state() -> dict:
@@ -105,8 +147,11 @@ def train_star(
         saved = [{k: v.to(device) for k, v in state.items()} for state in extra["anchors"]]
         if len(saved) != len(anchor_states):
             raise ValueError(f"it holds {len(saved)} anchors, not {len(anchor_states)}")
-        params = [anchor_params(model, state, device) for state in saved]
+        params = [anchor_params(model, state) for state in saved]
         anchor_states[:], current[:] = saved, params  # all or nothing
 
-    return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
-                   extra_state, load_extra_state, on_epoch_end, state_tag, checkpoint_every)
+    try:
+        return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
+                       on_epoch_end, state_tag, checkpoint_every, after_backward=point.hand_over_gradients)
+    finally:
+        speed.release(model)

@@ -21,12 +21,44 @@ from torch import nn
 from .checkpoint import CheckpointError, load_torch, save_torch
 from .data import ImageSet
 from .optim import clip_gradients, make_optimizer, make_scheduler, training_loss
+from .speed import Speed
 
 log = logging.getLogger("starlight")
 
 
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class NonFiniteLoss(ArithmeticError):
+    """Raised by `sgd_step` before any update when the batch's loss is NaN or infinite."""
+
+    def __init__(self, value: float):
+        super().__init__(f"loss is {value}")
+        self.value = value
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, random.Random], tuple[torch.Tensor, torch.Tensor]]
+
+
+def sgd_step(loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, rng: random.Random, opt: torch.optim.Optimizer,
+             params: list[torch.Tensor], cfg: dict, after_backward: Callable[[], None] | None = None,
+             speed: Speed | None = None):
+    """One optimisation step on one batch: loss (under the `speed` options), backward, (after_backward),
+    clipping, update. Returns (loss, logits); raises NonFiniteLoss, with nothing updated, when the loss is not
+    finite."""
+    speed = speed or Speed()
+    with speed.autocast(x.device):
+        loss, logits = loss_fn(speed.inputs(x), y, rng)
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(loss.item())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if after_backward is not None:
+        after_backward()
+    clip_gradients(params, cfg)
+    opt.step()
+    return loss, logits
 
 
 def _rng_state() -> dict:
@@ -53,7 +85,6 @@ def _set_rng_state(state: dict) -> None:
 
 
 STATE_KEYS = {"model", "optimizer", "scheduler", "rng", "extra", "epoch", "history", "tag"}
-LossFn = Callable[[torch.Tensor, torch.Tensor, random.Random], tuple[torch.Tensor, torch.Tensor]]
 
 
 def run_sgd(
@@ -69,10 +100,13 @@ def run_sgd(
     on_epoch_end: Callable[[int], None] | None = None,
     state_tag: str = "",
     checkpoint_every: int = 1,
+    after_backward: Callable[[], None] | None = None,
 ) -> list[dict]:
     """Train `model`'s parameters with SGD on `loss_fn(x, y, rng) -> (loss, logits)`.
 
     `rng` is a per-epoch `random.Random` for the trainer's own draws (the star's anchor and t).
+    `after_backward()`, when given, runs after each backward pass, before clipping and the update (the star
+    hands over the gradients its interpolated copy received).
     A saved state is resumed only if it carries the same `state_tag` (a hash of the job's config), so
     a state left by a killed run is never continued under an edited config. The state is saved every
     `checkpoint_every` epochs (0: never).
@@ -80,7 +114,9 @@ def run_sgd(
     """
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     steps_per_epoch = train.steps_per_epoch(batch_size)
-    opt = make_optimizer(model.parameters(), cfg)
+    speed = Speed.of(cfg)
+    params = list(model.parameters())
+    opt = make_optimizer(params, cfg)
     sched = make_scheduler(opt, cfg, epochs * steps_per_epoch)
     every = int(checkpoint_every or 0)
     history: list[dict] = []
@@ -109,7 +145,7 @@ def run_sgd(
             _set_rng_state(initial_rng)
             state_path.unlink(missing_ok=True)
             return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
-                           extra_state, load_extra_state, on_epoch_end, state_tag, checkpoint_every)
+                           extra_state, load_extra_state, on_epoch_end, state_tag, checkpoint_every, after_backward)
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
@@ -118,18 +154,15 @@ def run_sgd(
         loss_sum = torch.zeros((), device=train.device)
         correct = torch.zeros((), device=train.device, dtype=torch.long)
         for step, (x, y) in enumerate(train.epoch(batch_size, seed, epoch)):
-            loss, logits = loss_fn(x, y, rng)
-            if not torch.isfinite(loss):
+            try:
+                loss, logits = sgd_step(loss_fn, x, y, rng, opt, params, cfg, after_backward, speed)
+            except NonFiniteLoss as exc:
                 if state_path is not None:
                     state_path.unlink(missing_ok=True)
                 raise DivergenceError(
-                    f"{name}: loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}; training diverged "
+                    f"{name}: loss is {exc.value} at epoch {epoch + 1}, step {step + 1}; training diverged "
                     f"(lower the learning rate?)"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            clip_gradients(model.parameters(), cfg)
-            opt.step()
+                ) from None
             sched.step()
             loss_sum += loss.detach() * x.shape[0]
             correct += (logits.detach().argmax(1) == y).sum()
@@ -152,9 +185,15 @@ def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, se
                      state_path: str | Path | None = None, state_tag: str = "", checkpoint_every: int = 1) -> list[dict]:
     """Ordinary SGD training: the anchors and held-out models."""
 
+    speed = Speed.of(cfg)
+    forward = speed.forward(speed.prepare(model))
+
     def loss_fn(x, y, rng):
-        logits = model(x)
+        logits = forward(x)
         return training_loss(logits, y, cfg.get("label_smoothing", 0.0)), logits
 
-    return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag,
-                   checkpoint_every=checkpoint_every)
+    try:
+        return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag,
+                       checkpoint_every=checkpoint_every)
+    finally:
+        speed.release(model)

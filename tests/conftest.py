@@ -34,6 +34,16 @@ def dataset_file(raw_data, tmp_path_factory):
     return path
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` need a CUDA GPU: skipped, saying so, where there is none."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 def copy_workflow(dest: Path) -> Path:
     """A private copy of the workflow (not of results/) so tests never touch the user's runs."""
     for name in ("Snakefile", "workflow", "config", "envs", "profiles"):

@@ -14,7 +14,7 @@ from starlight.checkpoint import CheckpointError, load_into, save_model
 from starlight.data import ImageSet
 from starlight.metrics import evaluate
 from starlight.models import MODEL_KEYS, MODELS, build_model, check_model_config, has_batchnorm, model_config
-from starlight.star import star_loss
+from starlight.star import StarPoint, anchor_params
 
 CIFAR = (3, 32, 32)
 # Every registered model at a tiny width; dropout on where a model has it, so its path is exercised too.
@@ -69,12 +69,13 @@ def test_forward_is_rest_of_stem(name, n_classes):
 def test_one_starlight_step(name, n_classes):
     star, _, shape = _build(name, n_classes, seed=0)
     anchor, _, _ = _build(name, n_classes, seed=1)
-    anchor_params = {k: v.detach() for k, v in anchor.named_parameters()}
     x, y = _batch(shape, n_classes)
     buffers_before = {k: v.clone() for k, v in star.named_buffers()}
-    scratch = {k: v.clone() for k, v in star.named_buffers()}
-    loss, logits = star_loss(star.train(), anchor_params, 0.3, x, y, scratch)
+    point = StarPoint(star.train())
+    loss, logits = point.loss(anchor_params(star, anchor.state_dict()), 0.3, x, y)
     loss.backward()
+    point.hand_over_gradients()
+    scratch = dict(point.copy.named_buffers())
     assert logits.shape == (4, n_classes) and torch.isfinite(loss)
     for param_name, p in star.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), param_name

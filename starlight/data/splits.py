@@ -168,4 +168,5 @@ def make_splits(raw: dict[str, torch.Tensor], spec: DatasetSpec, val_size: int, 
 
 
 def read_prepared(dataset_file: str | Path) -> dict[str, torch.Tensor]:
-    return torch.load(dataset_file, weights_only=True)
+    """Memory-mapped: the splits copy out the images they take, so nothing reads the file twice."""
+    return torch.load(dataset_file, weights_only=True, mmap=True)

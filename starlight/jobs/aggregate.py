@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..aggregate import collect_barriers, collect_curves, group_columns, summarise
+from ..phases import phase
 from .common import write_csv
 
 log = logging.getLogger("starlight")
@@ -12,8 +13,10 @@ log = logging.getLogger("starlight")
 
 def aggregate_job(experiment: str, barrier_csvs: list[str], curve_csvs: list[str], out_barriers: str,
                   out_curves: str, out_summary: str, star_columns: dict[str, dict] | None = None) -> None:
-    barriers = collect_barriers(experiment, barrier_csvs, star_columns)
-    write_csv(collect_curves(barriers, curve_csvs), out_curves)
+    with phase("load"):
+        barriers = collect_barriers(experiment, barrier_csvs, star_columns)
+        curves = collect_curves(barriers, curve_csvs)
+    write_csv(curves, out_curves)
     write_csv(summarise(barriers), out_summary)
     write_csv(barriers, out_barriers)
     means = barriers.groupby(["pair_type", *group_columns(barriers)], dropna=False)["train_loss_barrier"].mean()

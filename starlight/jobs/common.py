@@ -8,8 +8,8 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -19,7 +19,11 @@ from ..code import fingerprint, versions
 from ..data import Splits, dataset_spec, load_splits
 from ..metrics import evaluate_splits
 from ..models import build_model
+from ..phases import phase
 from ..runtime import configure, provenance, resolve_device
+
+if TYPE_CHECKING:  # pandas is imported by the steps that write CSVs, not by every step
+    import pandas as pd
 
 log = logging.getLogger("starlight")
 
@@ -33,6 +37,7 @@ def setup(exp: dict, threads: int) -> torch.device:
     return device
 
 
+@phase("load")
 def splits_of(exp: dict, dataset_file: str, device: torch.device) -> Splits:
     return load_splits(dataset_file, exp["dataset"], exp["data"]).to(device)
 

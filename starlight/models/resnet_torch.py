@@ -8,9 +8,9 @@ torchvision's ImageNet checkpoints load without conversion. Its class is swapped
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
-import torchvision
-from torchvision.models.resnet import ResNet
 
 from . import options
 
@@ -18,8 +18,8 @@ NAME = "resnet18_torch"
 KEYS = {"width_multiplier": 1.0}
 
 
-class StemRestResNet(ResNet):
-    """torchvision's ResNet plus stem/rest; forward stays torchvision's."""
+class StemRest:
+    """stem/rest for torchvision's ResNet; forward stays torchvision's."""
 
     # forward(x) == rest(stem(x)); the stem is the first conv, so its output is linear in the weights
     def stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -31,7 +31,7 @@ class StemRestResNet(ResNet):
         return self.fc(torch.flatten(self.avgpool(out), 1))
 
 
-def build(cfg: dict, in_shape: tuple[int, ...], n_classes: int) -> StemRestResNet:
+def build(cfg: dict, in_shape: tuple[int, ...], n_classes: int) -> torch.nn.Module:
     m = options.width_multiplier(cfg, KEYS, NAME)
     if m != 1:
         raise options.ModelConfigError(f"model.width_multiplier={m}: {NAME} is torchvision's resnet18 with its fixed "
@@ -39,6 +39,18 @@ def build(cfg: dict, in_shape: tuple[int, ...], n_classes: int) -> StemRestResNe
     if in_shape[0] != 3:
         raise options.ModelConfigError(f"model.name={NAME!r}: {NAME} takes 3-channel (RGB) images; "
                                        f"got input shape {tuple(in_shape)}")
+    import torchvision  # here, not at import: torchvision pulls in torch._dynamo, 40 % of every job's start-up
+
     model = torchvision.models.resnet18(weights=None, num_classes=n_classes)
-    model.__class__ = StemRestResNet
+    model.__class__ = stem_rest_resnet()
     return model
+
+
+@cache
+def stem_rest_resnet() -> type:
+    """torchvision's ResNet class with StemRest's methods (made on first use, with torchvision)."""
+    from torchvision.models.resnet import ResNet
+
+    cls = type("StemRestResNet", (StemRest, ResNet), {"__module__": __name__})
+    globals()["StemRestResNet"] = cls  # importable by name, as pickle and copy expect
+    return cls
