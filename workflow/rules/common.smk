@@ -4,7 +4,7 @@ from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
 from starlight.data import DataError, dataset
-from starlight.locks import clear_stale_locks
+from starlight.locks import EarlierJobsRunning, prepare_rerun
 
 min_version("9.0")
 
@@ -34,9 +34,20 @@ def _checked_experiments():
 
 EXPERIMENTS = _checked_experiments()
 
-# A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work.
-if workflow.is_main_process and clear_stale_locks():
-    logger.warning("Removed the locks of a snakemake run that is no longer running.")
+# A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work, but not
+# while SLURM still runs the killed run's jobs (they would run twice).
+if workflow.is_main_process:
+    try:
+        if prepare_rerun(
+            wait=config["wait_for_slurm_jobs"],
+            dryrun=workflow.output_settings.dryrun,
+            say=logger.warning,
+        ):
+            logger.warning(
+                "Removed the locks of a snakemake run that is no longer running."
+            )
+    except EarlierJobsRunning as err:
+        raise WorkflowError(str(err))
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 
