@@ -213,7 +213,7 @@ def test_rerun_after_a_killed_run_refuses_then_waits_and_runs_nothing_twice(slur
     # exactly the killed run's jobs that were still queued or running
     assert slurm_run.still_active <= set(ids) <= slurm_run.submitted, (ids, slurm_run.still_active)
     for job_id in ids:
-        row = rf"^\s+{job_id}\s+(RUNNING|PENDING|COMPLETING)\s+models\[\d\]:train:tiny,"
+        row = rf"^\s+{job_id}\s+(RUNNING|PENDING|COMPLETING)\s+train:tiny,(anchor|heldout),\d+\+[12]$"
         assert re.search(row, refused, re.MULTILINE), refused
     waited = slurm_run.finished.stdout + slurm_run.finished.stderr
     assert "waiting for them to end" in waited
@@ -254,13 +254,13 @@ def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
 
 def test_jobs_are_named_by_rule_and_wildcards(slurm_run):
     names = sorted(name for name, _ in finished_jobs(slurm_run.workdir).values())
-    patterns = [r"barriers\[5\]:barrier:tiny,\w+,[\w-]+,[\w-]+", r"barriers\[5\]:barrier:tiny,\w+,[\w-]+,[\w-]+",
-                r"models\[2\]:train:tiny,(anchor|heldout),\d+", r"models\[3\]:train:tiny,(anchor|heldout),\d+",
-                r"stars\[1\]:train_star:tiny,0"]
+    patterns = [r"barrier:tiny,\w+,[\w-]+,[\w-]+\+4", r"barrier:tiny,\w+,[\w-]+,[\w-]+\+4",
+                r"train:tiny,(anchor|heldout),\d+\+[12]", r"train:tiny,(anchor|heldout),\d+\+[12]",
+                r"train_star:tiny,0"]
     assert all(re.fullmatch(p, n) for p, n in zip(patterns, names)), names
-    # squeue's default output (NAME: 8 characters) shows the group; its %j shows the whole name
-    assert re.search(r"^\s*\d+\s+gpu\s+models\[\d\s", slurm_run.default_view, re.MULTILINE), slurm_run.default_view
-    assert any(re.fullmatch(r"models\[\d\]:train:tiny,(anchor|heldout),\d+", n) for n in slurm_run.names)
+    # squeue's default output (NAME: 8 characters) shows the rule; its %j shows the whole name
+    assert re.search(r"^\s*\d+\s+gpu\s+train:ti\s", slurm_run.default_view, re.MULTILINE), slurm_run.default_view
+    assert any(re.fullmatch(r"train:tiny,(anchor|heldout),\d+\+[12]", n) for n in slurm_run.names)
 
 
 def test_results_equal_a_local_run(slurm_run, tiny_reference):
@@ -385,7 +385,7 @@ def report_of(run: SimpleNamespace) -> str:
 
 def test_gpu_job_without_a_gpu_fails_by_default(scenarios):
     report = report_of(scenarios["gpu"])
-    assert re.search(r"\(models\[1\]:train:x,anchor,0\): FAILED, reason NonZeroExitCode", report), report
+    assert re.search(r"\(train:x,anchor,0\): FAILED, reason NonZeroExitCode", report), report
     assert re.search(r"what happened: it exited with an error: MissingGPU: rule train: SLURM job \d+ on node \S+ "
                      r"has no usable CUDA GPU \(resource gpu missing", report), report
     assert re.search(r"\| .* CRITICAL MissingGPU: .*allow_cpu_fallback: true", report), report
@@ -393,7 +393,7 @@ def test_gpu_job_without_a_gpu_fails_by_default(scenarios):
 
 def test_job_over_its_time_limit_is_explained(scenarios):
     report = report_of(scenarios["timeout"])
-    assert re.search(r"\(models\[1\]:train:x,anchor,0\): TIMEOUT, reason TimeLimit", report), report
+    assert re.search(r"\(train:x,anchor,0\): TIMEOUT, reason TimeLimit", report), report
     assert "what happened: it ran past its time limit (resource runtime, in minutes)" in report
     assert re.search(r"\| .*CANCELLED AT \S+ DUE TO TIME LIMIT", report), report
 
@@ -401,14 +401,14 @@ def test_job_over_its_time_limit_is_explained(scenarios):
 def test_job_over_its_memory_is_explained(scenarios):
     report = report_of(scenarios["memory"])
     # without cgroups slurmstepd kills the step and the job ends FAILED; with them SLURM says OUT_OF_MEMORY
-    assert re.search(r"\(models\[1\]:train:x,anchor,0\): (FAILED|OUT_OF_MEMORY)", report), report
+    assert re.search(r"\(train:x,anchor,0\): (FAILED|OUT_OF_MEMORY)", report), report
     assert "what happened: it ran out of memory: it used more than it asked for (resource mem_mb)" in report
     assert re.search(r"\| .*(Exceeded job memory limit|oom-kill)", report), report
 
 
 def test_cancelled_job_is_explained(scenarios):
     report = report_of(scenarios["cancelled"])
-    assert re.search(r"\(models\[1\]:train:x,anchor,0\): CANCELLED", report), report
+    assert re.search(r"\(train:x,anchor,0\): CANCELLED", report), report
     assert "what happened: it was cancelled" in report
     assert re.search(r"\| .*\*\*\* JOB \d+ ON \S+ CANCELLED AT", report), report
 

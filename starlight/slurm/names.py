@@ -1,5 +1,5 @@
-"""Readable SLURM jobs: each job is named by its rule and wildcards (`train:tiny,anchor,0`), and the SLURM plugin's
-misleading account warning is replaced by what it means.
+"""Readable SLURM jobs: each job is named by its rule and wildcards (`train:tiny,anchor,0`; a group job of three
+`train:tiny,anchor,0+2`), and the SLURM plugin's misleading account warning is replaced by what it means.
 
 snakemake-executor-plugin-slurm (2.x) names every job of a run by the run's UUID and finds their states by that
 name (`squeue --name`/`sacct --name`). `name_jobs_by_rule` wraps the plugin's submit-command builder to name each
@@ -24,10 +24,11 @@ def rule_job_name(rule: str, wildcards: Mapping[str, object]) -> str:
 
 
 def job_name(job) -> str:
-    """`rule:wildcard,values` for a job; `group[n]:<first member>` for a group job of n jobs."""
+    """`rule:wildcard,values`; for a group job of n jobs, its first job's name and `+n-1`. The rule comes first:
+    squeue's default NAME column shows 8 characters."""
     if job.is_group():
         members = sorted(rule_job_name(j.rule.name, j.wildcards_dict) for j in job.jobs)
-        return f"{job.groupid}[{len(members)}]:{members[0]}"
+        return members[0] + (f"+{len(members) - 1}" if len(members) > 1 else "")
     return rule_job_name(job.rule.name, job.wildcards_dict)
 
 

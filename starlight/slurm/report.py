@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .queries import SlurmError, config, job_record, jobcomp_records, my_jobs, slurm_time
 
+CLOCK_SKEW = 5  # seconds the controller's clock may lag behind this machine's
 ENDED_BADLY = {"BOOT_FAIL", "CANCELLED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
                "TIMEOUT"}
 STATE_MEANING = {
@@ -58,14 +59,14 @@ def run_jobs(workdir: str | Path, since: float, names: set[str]) -> dict[str, Fa
     found: dict[str, FailedJob] = {}
     try:
         for job in my_jobs(all_states=True):
-            if os.path.realpath(job.workdir) == workdir and job.submitted >= since - 1 and job.name in names:
+            if os.path.realpath(job.workdir) == workdir and job.submitted >= since - CLOCK_SKEW and job.name in names:
                 found[job.id] = FailedJob(job.id, job.name, job.state, job.reason)
     except SlurmError:
         pass
     try:
         for rec in jobcomp_records(config()):
             if (os.path.realpath(rec.get("WorkDir", "")) == workdir and rec.get("Name") in names
-                    and slurm_time(rec.get("SubmitTime", "")) >= since - 1 and rec.get("JobId") not in found):
+                    and slurm_time(rec.get("SubmitTime", "")) >= since - CLOCK_SKEW and rec.get("JobId") not in found):
                 found[rec["JobId"]] = FailedJob(rec["JobId"], rec["Name"], rec.get("JobState", ""),
                                                 exit_code=rec.get("ExitCode", ""))
     except SlurmError:
@@ -104,7 +105,7 @@ def read(path: str | Path | None) -> str:
 
 def last_rule_log(paths: list[str], since: float) -> str | None:
     """The rule log written last during this run: for a group job, that of the job that failed."""
-    written = [p for p in paths if Path(p).is_file() and Path(p).stat().st_mtime >= since - 1]
+    written = [p for p in paths if Path(p).is_file() and Path(p).stat().st_mtime >= since]
     return max(written, key=lambda p: Path(p).stat().st_mtime, default=None)
 
 
