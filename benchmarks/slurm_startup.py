@@ -39,6 +39,7 @@ def stamp(text: str) -> float:
 
 def workflow_copy(base: Path, data: Path | None = None) -> Path:
     """A copy of the workflow in `base`, sharing the prepared dataset `data` if given."""
+    base.mkdir(parents=True)
     for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, base / name)
