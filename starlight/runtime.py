@@ -63,7 +63,7 @@ def start_gpu_job(rule: str, requested_device: str = "auto", allow_cpu_fallback:
         f"rule {rule}: SLURM job {job_id} on node {os.environ.get('SLURMD_NODENAME', '?')} has no usable CUDA GPU "
         f"(resource gpu missing: CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}, "
         "torch.cuda.is_available() is False). Check the rule's gpu resource and slurm_partition, or set "
-        "allow_cpu_fallback: true (--config allow_cpu_fallback=true) to run it on the CPU.")
+        "allow_cpu_fallback: true (--config allow_cpu_fallback=True) to run it on the CPU.")
 
 
 def configure(threads: int = 1, deterministic: bool = False) -> None:
