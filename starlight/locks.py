@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .slurm.guard import EarlierJobsRunning, check_earlier_jobs
+from .slurm.queries import SlurmJob
 
 
 def snakemake_processes(workdir: str | Path, exclude: set[int] = frozenset()) -> list[int]:
@@ -53,23 +55,40 @@ def clear_stale_locks(workdir: str | Path = ".") -> list[Path]:
     return locks
 
 
+@dataclass
+class Rerun:
+    """What `prepare_rerun` did: the lock files it removed, the earlier run's SLURM jobs it waited for."""
+
+    removed_locks: list[Path] = field(default_factory=list)
+    waited_for: list[SlurmJob] = field(default_factory=list)
+
+    @property
+    def waited_since(self) -> float | None:
+        """When the first job waited for was submitted: what it wrote is newer."""
+        return min(job.submitted for job in self.waited_for) if self.waited_for else None
+
+
 def prepare_rerun(workdir: str | Path = ".", wait: bool = False, dryrun: bool = False,
-                  say: Callable[[str], None] = print) -> list[Path]:
+                  say: Callable[[str], None] = print) -> Rerun:
     """What a run does before anything else: if no snakemake works in `workdir` on this machine, ask SLURM whether
     jobs of an earlier run of it are still queued or running; stop with their list (`EarlierJobsRunning`), or with
     `wait` wait for them to end; then remove the stale locks. A dry run only warns and keeps the locks.
-
-    Returns the removed lock files.
     """
     if snakemake_processes(workdir, exclude={os.getpid()}):
-        return []  # a live run here holds its locks and its jobs
+        return Rerun()  # a live run here holds its locks and its jobs
     lockdir = Path(workdir) / ".snakemake" / "locks"
     killed_run = lockdir.is_dir() and any(lockdir.iterdir())
     try:
-        check_earlier_jobs(workdir, wait=wait and not dryrun, say=say, warn_unanswered=killed_run)
+        waited = check_earlier_jobs(workdir, wait=wait and not dryrun, say=say, warn_unanswered=killed_run)
     except EarlierJobsRunning as err:
         if not dryrun:
             raise
         say(str(err))
-        return []
-    return clear_stale_locks(workdir)
+        return Rerun()
+    return Rerun(clear_stale_locks(workdir), waited)
+
+
+def written_since(paths, since: float) -> bool:
+    """Whether all `paths` exist and were last written at or after `since` (seconds since the epoch)."""
+    paths = [Path(p) for p in paths]
+    return bool(paths) and all(p.exists() and p.stat().st_mtime >= since for p in paths)

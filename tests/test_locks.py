@@ -1,9 +1,10 @@
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from starlight.locks import clear_stale_locks, prepare_rerun, snakemake_processes
+from starlight.locks import clear_stale_locks, prepare_rerun, snakemake_processes, written_since
 
 
 def make_lock(workdir):
@@ -73,5 +74,15 @@ def test_prepare_rerun_without_slurm_removes_a_stale_lock(tmp_path, monkeypatch)
     lockdir = make_lock(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))  # no squeue: nothing to ask
     said = []
-    assert prepare_rerun(tmp_path, say=said.append) == [lockdir / "0.output.lock"]
-    assert said == []
+    rerun = prepare_rerun(tmp_path, say=said.append)
+    assert rerun.removed_locks == [lockdir / "0.output.lock"]
+    assert rerun.waited_for == [] and rerun.waited_since is None and said == []
+
+
+def test_written_since(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.write_text("")
+    os.utime(old, (1000, 1000))
+    new.write_text("")
+    assert written_since([new], 2000) and not written_since([old, new], 2000)
+    assert not written_since([tmp_path / "missing"], 0) and not written_since([], 0)

@@ -222,6 +222,11 @@ def test_rerun_after_a_killed_run_refuses_then_waits_and_runs_nothing_twice(slur
     assert Counter(rule for rule, _ in ran) == {"train": 5, "train_star": 1, "barrier": 10}, ran
     assert set(ran.values()) == {1}, ran  # no job ran twice
     assert {state for _, state in finished_jobs(slurm_run.workdir).values()} == {"COMPLETED"}
+    # the models the killed run's jobs trained got their metadata: a training edit reruns them
+    cfg = yaml.safe_load((slurm_run.workdir / "config" / "tiny.yaml").read_text())
+    cfg["experiments"]["tiny"]["train"]["lr"] = 0.07
+    (slurm_run.workdir / "lr.yaml").write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(slurm_run.workdir, "--configfile", "lr.yaml")["train"] == 5
 
 
 def test_gpu_rules_ran_as_slurm_jobs(slurm_run):

@@ -36,18 +36,20 @@ EXPERIMENTS = _checked_experiments()
 
 # A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work, but not
 # while SLURM still runs the killed run's jobs (they would run twice).
+EARLIER_RUN = None
 if workflow.is_main_process:
     try:
-        if prepare_rerun(
+        EARLIER_RUN = prepare_rerun(
             wait=config["wait_for_slurm_jobs"],
             dryrun=workflow.output_settings.dryrun,
             say=logger.warning,
-        ):
-            logger.warning(
-                "Removed the locks of a snakemake run that is no longer running."
-            )
+        )
     except EarlierJobsRunning as err:
         raise WorkflowError(str(err))
+    if EARLIER_RUN.removed_locks:
+        logger.warning(
+            "Removed the locks of a snakemake run that is no longer running."
+        )
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 

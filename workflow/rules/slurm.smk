@@ -2,6 +2,7 @@
 # checked, jobs named by rule and wildcards before the first submission; failed jobs explained at the end.
 import time
 
+from starlight.locks import written_since
 from starlight.slurm import names, preflight, queries, report
 
 # A global `resources:` limit (profiles/slurm: gpu=1) would silently lower a larger request of a rule.
@@ -47,6 +48,25 @@ def start_slurm_run():
         raise WorkflowError(str(err))
 
 
+def record_waited_outputs(since):
+    """Jobs the earlier run's SLURM jobs finished while this run waited for them lack Snakemake's metadata (the
+    killed snakemake would have recorded it): record it, so that a later config edit reruns them.
+    """
+    done = [
+        job
+        for job in workflow.dag.jobs
+        if not workflow.dag.needrun(job)
+        and not workflow.persistence.has_metadata(job)
+        and written_since(job.output, since)
+    ]
+    for job in done:
+        workflow.async_run(workflow.persistence.finished(job))
+    if done:
+        logger.info(
+            f"Recorded the metadata of {len(done)} job(s) the earlier run finished."
+        )
+
+
 def report_slurm_failures():
     labels = {
         name: names.job_label(job) for name, job in SLURM_RUN["submitted"].items()
@@ -57,6 +77,8 @@ def report_slurm_failures():
 
 
 onstart:
+    if EARLIER_RUN and EARLIER_RUN.waited_since:
+        record_waited_outputs(EARLIER_RUN.waited_since)
     if workflow.executor_plugin.name == "slurm":
         start_slurm_run()
 
