@@ -26,3 +26,7 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# Checks before submitting, job names, failure report for SLURM runs: after the rules, which it checks.
+include: "workflow/rules/slurm.smk"

@@ -8,7 +8,16 @@
 # Must run as root. Works without systemd and without cgroups
 # (proctrack/linuxproc, task/none). No slurmdbd: `sacct` does not work; use
 # `squeue --states=all` (MinJobAge keeps finished jobs visible for a while) and
-# the job-completion log ($JOBCOMP_LOG) instead.
+# the job-completion log ($JOBCOMP_LOG, one line per finished job: JobId, Name,
+# JobState, WorkDir, ExitCode, ...) instead.
+#
+# Limits are enforced as on a real cluster: the time limit (sbatch -t, the
+# rules' `runtime`) by slurmctld, which checks about every 30 s; memory (--mem,
+# the rules' `mem_mb`) without cgroups, by slurmstepd polling each step's RSS
+# every second (JobAcctGatherParams=OverMemoryKill): a step over its limit is
+# killed with "Exceeded job memory limit" in the job's log and the job ends
+# FAILED (on a cluster with cgroups the kernel kills it and SLURM says
+# OUT_OF_MEMORY).
 #
 # The node offers fake GPUs (gres gpu:N, each backed by a character device
 # such as /dev/null), so jobs submitted with --gpus=1 run and see
@@ -242,7 +251,9 @@ MpiDefault=none
 SwitchType=switch/none
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=OverMemoryKill
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$JOBCOMP_LOG

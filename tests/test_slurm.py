@@ -1,29 +1,42 @@
-"""The tiny experiment through profiles/slurm on a real single-node SLURM cluster (scripts/slurm-cluster.sh).
+"""The workflow through profiles/slurm on a real single-node SLURM cluster (scripts/slurm-cluster.sh).
 
-Test-only settings are layered on top of the profile on the command line (TEST_OVERRIDES); everything
-else is the profile as users get it.
+Test-only settings are layered on top of the profile on the command line (TEST_OVERRIDES, and the CPU fallback:
+the test node's GPUs are fake); everything else is the profile as users get it. One tiny run is shared: it is
+killed while its first jobs run, refused at once, then finished by a run that waits for the killed run's jobs.
 """
 
 import os
 import re
+import shlex
+import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import ROOT, copy_workflow, run_snakemake
+from conftest import ROOT, SNAKEMAKE, copy_workflow, run_snakemake
 from test_workflow import digest, planned_jobs
+
+from starlight.slurm.preflight import PreflightError, check_partitions, over_limits
+from starlight.slurm.queries import key_values
+from starlight.slurm.report import what_happened
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 CLUSTER = ROOT / "scripts" / "slurm-cluster.sh"
 JOBCOMP = Path("/var/log/slurm/jobcomp.log")
-# Layered on the profile for speed: an earlier first status check, and the tiny experiment's 10 barrier pairs
-# in two SLURM jobs of 5 that run side by side on the test node's 2 CPUs (the profile packs 25 a job).
+# Layered on the profile for speed: an earlier first status check; the tiny experiment's 5 models in two SLURM
+# jobs of 3 and 2 and its 10 barrier pairs in two of 5, side by side on the test node's 2 CPUs; every SLURM log
+# kept, to count what ran.
 TEST_OVERRIDES = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "5",
-                  "--group-components", "barriers=5")
+                  "--group-components", "barriers=5", "models=3", "stars=1", "--slurm-keep-successful-logs")
 TINY = ("--configfile", "config/tiny.yaml")
+FALLBACK = "allow_cpu_fallback=True"  # the test node's GPUs are /dev/null & co
+RUN = (*TEST_OVERRIDES, *TINY, "--config", FALLBACK)
+GPU_RULES = ("train", "train_star", "barrier", "ensemble")
 
 
 @pytest.fixture(scope="module")
@@ -37,64 +50,242 @@ def cluster():
         subprocess.run([str(CLUSTER), "stop"], check=True, timeout=300)
 
 
-def finished_jobs(workdir: Path) -> dict[str, str]:
-    """SLURM job id -> final state, for the jobs run from `workdir` (from the job-completion log)."""
-    if not JOBCOMP.exists():
-        return {}
+def finished_jobs(workdir: Path) -> dict[str, tuple[str, str]]:
+    """SLURM job id -> (name, final state) of the jobs run from `workdir` (from the job-completion log)."""
     jobs = {}
-    for line in JOBCOMP.read_text().splitlines():
-        if f"WorkDir={workdir} " in line + " ":
-            jobs[re.search(r"JobId=(\d+)", line)[1]] = re.search(r"JobState=(\S+)", line)[1]
+    for line in JOBCOMP.read_text().splitlines() if JOBCOMP.exists() else []:
+        rec = key_values(line)
+        if rec.get("WorkDir") == str(workdir):
+            jobs[rec["JobId"]] = (rec["Name"], rec["JobState"])
     return jobs
 
+
+def active_jobs(workdir: Path) -> dict[str, str]:
+    """SLURM job id -> state of the queued and running jobs submitted from `workdir`."""
+    out = subprocess.run(["squeue", "--noheader", "--format=%i|%T|%Z"], capture_output=True, text=True,
+                         check=True).stdout
+    return {i: state for i, state, wd in (line.split("|") for line in out.splitlines()) if wd == str(workdir)}
+
+
+def running_jobs(workdir: Path) -> list[str]:
+    return [job_id for job_id, state in active_jobs(workdir).items() if state == "RUNNING"]
+
+
+def executions(workdir: Path) -> Counter:
+    """(rule, wildcards) -> how often a SLURM job ran it, from the kept SLURM logs (the snakemake inside a job
+    prints `localrule RULE:` and the job's `wildcards:` for each rule it runs)."""
+    ran: Counter = Counter()
+    for log in (workdir / ".snakemake" / "slurm_logs").rglob("*.log"):
+        rule = None
+        for line in log.read_text().splitlines():
+            if m := re.match(r"\s*localrule (\w+):$", line):
+                rule = m[1]
+            elif rule and (m := re.match(r"\s*wildcards: (.*)$", line)):
+                ran[rule, m[1]] += 1
+                rule = None
+    return ran
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+def data_from(source: Path, dest: Path) -> Path:
+    """A fresh workflow copy that shares `source`'s prepared dataset (no data rules to run)."""
+    copy_workflow(dest)
+    (dest / "resources").mkdir()
+    os.link(source / "resources" / "fashion_mnist.pt", dest / "resources" / "fashion_mnist.pt")
+    return dest
+
+
+# ---- the README's commands, as dry runs (no cluster needed) ----
+
+def readme_slurm_commands() -> list[list[str]]:
+    """The `snakemake --profile profiles/slurm ...` commands of the README's SLURM section, as argument lists."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Running on a SLURM cluster"):text.index("### When something goes wrong")]
+    section = section.replace("\\\n", " ")
+    return [shlex.split(line.strip(), comments=True)[1:] for line in section.splitlines()
+            if re.match(r"\s*(\.venv/bin/)?snakemake --profile profiles/slurm", line)]
+
+
+def planned_resources(out: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of each job a dry run lists."""
+    jobs, rule = [], None
+    for line in out.splitlines():
+        if m := re.match(r"\s*(?:local)?rule (\w+):$", line):
+            rule = m[1]
+        elif rule and (m := re.match(r"\s*resources: (.*)$", line)):
+            jobs.append((rule, dict(kv.split("=", 1) for kv in m[1].split(", "))))
+            rule = None
+    return jobs
+
+
+def test_readme_overrides_keep_the_gpu_and_the_memory(tmp_path):
+    commands = readme_slurm_commands()
+    assert len(commands) == 4, commands  # the plain run and the three overrides
+    copy_workflow(tmp_path)
+    for args in commands:
+        proc = run_snakemake(tmp_path, *args, "-n")
+        jobs = planned_resources(proc.stdout)
+        gpu_jobs = [(rule, res) for rule, res in jobs if rule in GPU_RULES]
+        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 8, "train_star": 2, "barrier": 29, "ensemble": 2}, args
+        memory = 32000 if "train:mem_mb=32000" in args else 8000
+        for rule, res in gpu_jobs:
+            assert res["gpu"] == "1", (args, rule, res)
+            assert res["mem_mb"] == str(memory if rule not in ("barrier", "ensemble") else 8000), (args, rule, res)
+        if "train:runtime=240" in args:
+            assert {res["runtime"] for rule, res in gpu_jobs if rule == "train"} == {"240"}
+            assert {res["slurm_partition"] for rule, res in gpu_jobs if rule == "barrier"} == {"gpu-short"}
+        if "slurm_account=mylab" in args:
+            assert {res["slurm_partition"] for _, res in gpu_jobs} == {"a100"}
+
+
+def test_a_request_above_a_global_limit_stops_the_run(tmp_path):
+    copy_workflow(tmp_path)
+    proc = run_snakemake(tmp_path, "--profile", "profiles/slurm", "-n", "--set-resources", "train:gpu=2", check=False)
+    assert proc.returncode != 0
+    assert "rule train asks for gpu=2, but the global `resources: gpu=1` would silently give its jobs gpu=1" \
+        in proc.stderr + proc.stdout
+    # memory has no global limit: a large request reaches the job as it is
+    proc = run_snakemake(tmp_path, "--profile", "profiles/slurm", "-n", "--set-resources", "train:mem_mb=500000")
+    assert {res["mem_mb"] for rule, res in planned_resources(proc.stdout) if rule == "train"} == {"500000"}
+
+
+def test_preflight_checks_name_the_rule_and_the_setting():
+    assert over_limits({"train": {"gpu": 3, "mem_mb": 9000}, "barrier": {"gpu": 1}}, {"gpu": 1, "mem_mb": None}) \
+        == ["rule train asks for gpu=3, but the global `resources: gpu=1` would silently give its jobs gpu=1"]
+    available = {"gpu": {"gpu:2"}, "cpu": {"(null)"}}
+    check_partitions([("train", {"slurm_partition": "gpu", "gpu": 1})], available)
+    with pytest.raises(PreflightError, match=r"slurm_partition=cpu has no GPUs .* rules train ask for one"):
+        check_partitions([("train", {"slurm_partition": "cpu", "gpu": 1})], available)
+    with pytest.raises(PreflightError, match=r"slurm_partition=nope \(rules barrier, train\) is not a partition"):
+        check_partitions([("train", {"slurm_partition": "nope"}), ("barrier", {"slurm_partition": "nope"})],
+                         available)
+
+
+def test_slurm_log_lines_are_explained():
+    # lines SLURM writes into a job's log when it kills it (taken from this cluster's jobs)
+    assert "out of memory" in what_happened("FAILED", "slurmstepd-vm: error: Exceeded job memory limit")
+    assert "out of memory" in what_happened(
+        "FAILED", "slurmstepd-vm: error: Detected 1 oom-kill event(s) in StepId=12.0.")
+    assert "time limit" in what_happened(
+        "TIMEOUT", "slurmstepd-vm: error: *** JOB 7 ON vm CANCELLED AT 2026-01-01T12:00:00 DUE TO TIME LIMIT ***")
+    assert what_happened("CANCELLED", "slurmstepd-vm: error: *** JOB 9 ON vm CANCELLED AT 2026-01-01T12:00:00 ***") \
+        == "it was cancelled"
+    assert what_happened("NODE_FAIL", "") == "its node failed"
+
+
+# ---- the shared tiny run: killed, refused, waited for ----
 
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm"))
-    proc = run_snakemake(workdir, *TEST_OVERRIDES, *TINY)
-    return workdir, proc
+    first = subprocess.Popen([SNAKEMAKE, *RUN], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        running = wait_until(lambda: running_jobs(workdir), 300, "a running SLURM job")
+        default_view = subprocess.run(["squeue"], capture_output=True, text=True, check=True).stdout
+        names = subprocess.run(["squeue", "--noheader", "--format=%j"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        submitted = set(active_jobs(workdir))
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        refused = run_snakemake(workdir, *RUN, check=False)
+        still_active = set(active_jobs(workdir))
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    finished = run_snakemake(workdir, *TEST_OVERRIDES, *TINY, "--config", FALLBACK, "wait_for_slurm_jobs=True")
+    return SimpleNamespace(workdir=workdir, running=running, default_view=default_view, names=names,
+                           submitted=submitted, refused=refused, still_active=still_active, finished=finished)
+
+
+def test_rerun_after_a_killed_run_refuses_then_waits_and_runs_nothing_twice(slurm_run):
+    refused = slurm_run.refused.stdout + slurm_run.refused.stderr
+    assert slurm_run.refused.returncode != 0
+    assert "SLURM still runs" in refused and "job(s) of an earlier run" in refused
+    ids = re.search(r"to end them:\s+scancel ([\d ]+)\n", refused)[1].split()
+    # exactly the killed run's jobs that were still queued or running
+    assert slurm_run.still_active <= set(ids) <= slurm_run.submitted, (ids, slurm_run.still_active)
+    for job_id in ids:
+        row = rf"^\s+{job_id}\s+(RUNNING|PENDING|COMPLETING)\s+train:tiny,(anchor|heldout),\d+\+[12]$"
+        assert re.search(row, refused, re.MULTILINE), refused
+    waited = slurm_run.finished.stdout + slurm_run.finished.stderr
+    assert "waiting for them to end" in waited
+
+    ran = executions(slurm_run.workdir)
+    assert Counter(rule for rule, _ in ran) == {"train": 5, "train_star": 1, "barrier": 10, "ensemble": 1}, ran
+    assert set(ran.values()) == {1}, ran  # no job ran twice
+    assert {state for _, state in finished_jobs(slurm_run.workdir).values()} == {"COMPLETED"}
+    # the models the killed run's jobs trained got their metadata: a training edit reruns them
+    cfg = yaml.safe_load((slurm_run.workdir / "config" / "tiny.yaml").read_text())
+    cfg["experiments"]["tiny"]["train"]["lr"] = 0.07
+    (slurm_run.workdir / "lr.yaml").write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(slurm_run.workdir, "--configfile", "lr.yaml")["train"] == 5
 
 
 def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
-    workdir, _ = slurm_run
+    workdir = slurm_run.workdir
     res = workdir / "results" / "tiny"
     jobs = finished_jobs(workdir)
-    assert jobs and set(jobs.values()) == {"COMPLETED"}, jobs
-    # 5 models + 1 star, the 10 barrier jobs as two group jobs of 5, and the star's ensembles
-    assert len(jobs) == 9, jobs
-
+    # 5 models in jobs of 3 and 2, the star, the 10 barrier pairs in two jobs of 5, the star's ensembles
+    assert len(jobs) == 6, jobs
     for meta_file in sorted((res / "models").glob("*.json")):
         meta = yaml.safe_load(meta_file.read_text())
         assert meta["slurm_job_id"] in jobs, meta_file.name
-        assert meta["device"] == "cpu"  # SLURM's fake GPUs are /dev/null & co: the job fell back to the CPU
+        assert meta["device"] == "cpu"  # SLURM's fake GPUs: the job fell back to the CPU, as allowed
     train_log = (res / "logs" / "train" / "anchor-0.log").read_text()
     assert re.search(r"CUDA_VISIBLE_DEVICES=\d but no usable CUDA device: falling back to the CPU", train_log)
 
-    barrier_jobs = set()
-    for log in (res / "logs" / "barrier").rglob("*.log"):
-        barrier_jobs.add(re.search(r"SLURM job (\d+)", log.read_text())[1])
+    logs = [*(res / "logs" / "train").glob("*.log"), *(res / "logs" / "train_star").glob("*.log"),
+            *(res / "logs" / "barrier").rglob("*.log"), *(res / "logs" / "ensemble").glob("*.log")]
+    assert len(logs) == 17
+    for log in logs:
+        first = log.read_text().splitlines()[0]
+        m = re.search(r"start-up: ([\d.]+) s from SLURM job (\d+) starting to the first line of work of rule (\w+)",
+                      first)
+        assert m and m[2] in jobs and m[3] in GPU_RULES, (log, first)
+        assert 0 < float(m[1]) < 600
+    barrier_logs = (res / "logs" / "barrier").rglob("*.log")
+    barrier_jobs = {re.search(r"SLURM job (\d+)", log.read_text())[1] for log in barrier_logs}
     assert len(barrier_jobs) == 2 and barrier_jobs <= set(jobs)
-    # the light rules ran locally
-    assert "SLURM job none" in (res / "logs" / "aggregate.log").read_text() or \
-        "SLURM job" not in (res / "logs" / "aggregate.log").read_text()
+    assert "SLURM job" not in (res / "logs" / "aggregate.log").read_text()  # the light rules ran locally
+
+
+def test_jobs_are_named_by_rule_and_wildcards(slurm_run):
+    names = sorted(name for name, _ in finished_jobs(slurm_run.workdir).values())
+    patterns = [r"barrier:tiny,\w+,[\w-]+,[\w-]+\+4", r"barrier:tiny,\w+,[\w-]+,[\w-]+\+4",
+                r"ensemble:tiny,star-k\d+-0", r"train:tiny,(anchor|heldout),\d+\+[12]",
+                r"train:tiny,(anchor|heldout),\d+\+[12]", r"train_star:tiny,star-k\d+-0"]
+    assert len(names) == len(patterns), names
+    assert all(re.fullmatch(p, n) for p, n in zip(patterns, names)), names
+    # squeue's default output (NAME: 8 characters) shows the rule; its %j shows the whole name
+    assert re.search(r"^\s*\d+\s+gpu\s+train:ti\s", slurm_run.default_view, re.MULTILINE), slurm_run.default_view
+    assert any(re.fullmatch(r"train:tiny,(anchor|heldout),\d+\+[12]", n) for n in slurm_run.names)
 
 
 def test_results_equal_a_local_run(slurm_run, tiny_reference):
-    workdir, _ = slurm_run
     for name in ("barriers.csv", "curves.csv", "summary.csv"):
-        assert digest(workdir / "results" / "tiny" / name) == digest(tiny_reference / "results" / "tiny" / name), name
+        assert digest(slurm_run.workdir / "results" / "tiny" / name) \
+            == digest(tiny_reference / "results" / "tiny" / name), name
 
 
 def test_second_run_submits_nothing(slurm_run):
-    workdir, _ = slurm_run
-    before = finished_jobs(workdir)
-    proc = run_snakemake(workdir, *TEST_OVERRIDES, *TINY)
+    before = finished_jobs(slurm_run.workdir)
+    proc = run_snakemake(slurm_run.workdir, *RUN)
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    assert finished_jobs(workdir) == before
+    assert finished_jobs(slurm_run.workdir) == before
+    # allow_cpu_fallback is no param: without it (the default) nothing would rerun either
+    assert planned_jobs(slurm_run.workdir, *TEST_OVERRIDES, *TINY) == {}
 
 
 def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
-    workdir, _ = slurm_run
+    workdir = slurm_run.workdir
     cfg = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
     cfg["experiments"]["tiny"].setdefault("star", {})["train"] = {"lr": 0.05}
     edited = tmp_path / "edited.yaml"
@@ -104,92 +295,141 @@ def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
     assert plan == {"train_star": 1, "barrier": 4, "ensemble": 1, "aggregate": 1, "figures": 1, "ensembles": 1,
                     "sweep": 1, "experiment_config": 1, "all": 1}
     before = finished_jobs(workdir)
-    run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited))
+    run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited), "--config", FALLBACK)
     new = {k: v for k, v in finished_jobs(workdir).items() if k not in before}
-    # the star, then one barrier group and the ensembles job
-    assert len(new) == 3 and set(new.values()) == {"COMPLETED"}, new
+    # the star, then one barrier group and the star's ensembles
+    assert len(new) == 3 and {state for _, state in new.values()} == {"COMPLETED"}, new
 
 
-def test_failing_job_is_reported_and_leaves_no_output(slurm_run):
-    workdir, _ = slurm_run
-    res = workdir / "results" / "tiny"
-    victim = res / "models" / "heldout-100.pt"
-    good = victim.read_bytes()
-    target = res / "pairs" / "anchor_heldout" / "anchor-0__heldout-100.barriers.csv"
-    other = res / "pairs" / "anchor_heldout" / "anchor-1__heldout-100.barriers.csv"
-    other_digest = digest(other)
-    victim.chmod(0o644)
-    victim.write_bytes(good[: len(good) // 3])  # a truncated checkpoint reaches the barrier job
-    try:
-        proc = run_snakemake(workdir, *TEST_OVERRIDES, *TINY, "--forcerun", str(target.relative_to(workdir)),
-                             "--retries", "0", str(target.relative_to(workdir)), check=False)
-        out = proc.stdout + proc.stderr
-        assert proc.returncode != 0
-        logs = re.findall(r"\S*\.snakemake/slurm_logs/\S+\.log", out)
-        assert logs, out[-3000:]
-        assert "truncated or corrupt" in Path(logs[0]).read_text()
-        assert not target.exists()
-        assert not target.with_name(target.name.replace("barriers", "curve")).exists()
-        assert digest(other) == other_digest  # earlier results untouched
-    finally:
-        victim.write_bytes(good)
+def test_a_missing_partition_stops_the_run_before_any_submission(slurm_run, tmp_path):
+    workdir = data_from(slurm_run.workdir, tmp_path)
+    proc = run_snakemake(workdir, *RUN, "--set-resources", "train:slurm_partition=nope", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "slurm_partition=nope (rules train) is not a partition of this cluster" in out
+    assert "Partitions here: gpu (sinfo)" in out
+    assert "sbatch" not in out and not finished_jobs(workdir) and not active_jobs(workdir)
 
 
-REQUEUE_CONFIG = {
-    "experiments": {
-        "rq": {
-            "data": {"val_size": 1000, "train_subset": 20000, "test_subset": 2000},
-            "model": {"name": "mlp", "depth": 2, "width": 256},
-            # 10 epochs of ~0.3 s: a window of seconds between the first saved state and the job's end
-            "train": {"epochs": 10, "checkpoint_every": 1},
-            "anchors": {"count": 1, "seed_start": 0},
-            "heldout": {"count": 1, "seed_start": 100},
-            "star": {"n_anchors": [1], "seed_start": 200},
-        }
-    }
+# ---- failed, cancelled and requeued jobs, side by side ----
+
+def experiment(**overrides) -> dict:
+    """One anchor (anchor-0) of 10 epochs of ~0.3 s: seconds between its first saved state and its end."""
+    exp = {"data": {"val_size": 1000, "train_subset": 20000, "test_subset": 2000},
+           "model": {"name": "mlp", "depth": 2, "width": 256},
+           "train": {"epochs": 10, "checkpoint_every": 1},
+           "anchors": {"count": 1, "seed_start": 0}, "heldout": {"count": 1, "seed_start": 100},
+           "star": {"n_anchors": [1], "seed_start": 200}}
+    for key, value in overrides.items():
+        exp[key] = exp[key] | value
+    return {"experiments": {"x": exp}}
+
+
+TARGET = "results/x/models/anchor-0.pt"
+# Each run trains anchor-0 and gets one thing wrong: no GPU and no CPU fallback; a time limit of 1 minute for a
+# training of several; 1.5 GB of memory for a 2 x 12,000 MLP that needs several; a scancel while it runs; a
+# `scontrol requeue` once it has saved its first training state (run with --slurm-requeue, it must resume).
+SCENARIOS = {
+    "gpu": (experiment(), ("--retries", "0")),
+    "timeout": (experiment(train={"epochs": 2000, "checkpoint_every": 0}),
+                ("--config", FALLBACK, "--retries", "0", "--set-resources", "train:runtime=1")),
+    "memory": (experiment(model={"width": 12000}),
+               ("--config", FALLBACK, "--retries", "0", "--set-resources", "train:mem_mb=1500")),
+    "cancelled": (experiment(), ("--config", FALLBACK, "--retries", "0")),
+    "requeue": (experiment(), ("--config", FALLBACK, "--slurm-requeue")),
 }
 
 
-def test_requeued_job_resumes_from_its_training_state(cluster, tmp_path_factory):
+def requeue_now(job_id: str) -> None:
+    """`scontrol requeue`, then let the job start again at once (SLURM holds a requeued job back a while)."""
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    wait_until(lambda: subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True,
+                                      check=False).stdout.strip() == "PENDING", 30, "the requeued job to pend")
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+
+
+@pytest.fixture(scope="module")
+def scenarios(slurm_run, tmp_path_factory):
+    """Each of SCENARIOS run through SLURM, all at once, and a local run of anchor-0: workdir and output of each."""
+    runs = {}
+    for name, (config, args) in {**SCENARIOS, "local": (experiment(), ())}.items():
+        workdir = data_from(slurm_run.workdir, tmp_path_factory.mktemp(name))
+        (workdir / "x.yaml").write_text(yaml.safe_dump(config))
+        cmd = [SNAKEMAKE, TARGET, "--configfile", "x.yaml", *args]
+        cmd += ["--cores", "1"] if name == "local" else TEST_OVERRIDES
+        runs[name] = (workdir, subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                text=True, start_new_session=True))
+    state = runs["requeue"][0] / "results" / "x" / "state" / "anchor-0.pt"
+    cancelled, requeued = [], []
+    try:
+        deadline = time.monotonic() + 400
+        while not (cancelled and requeued):  # the two happen in either order
+            assert time.monotonic() < deadline, "the jobs to cancel and to requeue did not both run"
+            if not cancelled and (running := running_jobs(runs["cancelled"][0])):
+                subprocess.run(["scancel", *running], check=True)
+                cancelled = running
+            if not requeued and state.exists() and len(running := running_jobs(runs["requeue"][0])) == 1:
+                requeue_now(running[0])
+                requeued = running
+            time.sleep(0.2)
+        out = {name: proc.communicate(timeout=600)[0] for name, (_, proc) in runs.items()}
+    finally:
+        for _, proc in runs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    return {name: SimpleNamespace(workdir=workdir, out=out[name], returncode=proc.returncode,
+                                  requeued=requeued[0]) for name, (workdir, proc) in runs.items()}
+
+
+def report_of(run: SimpleNamespace) -> str:
+    assert run.returncode != 0
+    assert "SLURM job(s) of this run ended badly" in run.out, run.out[-3000:]
+    report = run.out[run.out.index("SLURM job(s) of this run ended badly"):]
+    assert "rule train, wildcards exp=x, role=anchor, seed=0" in report, report
+    assert "rule log:  results/x/logs/train/anchor-0.log" in report, report
+    assert re.search(r"SLURM log: \S+/\.snakemake/slurm_logs/group_models_train/\d+\.log", report), report
+    assert not (run.workdir / TARGET).exists()
+    return report
+
+
+def test_gpu_job_without_a_gpu_fails_by_default(scenarios):
+    report = report_of(scenarios["gpu"])
+    assert re.search(r"\(train:x,anchor,0\): FAILED, reason NonZeroExitCode", report), report
+    assert re.search(r"what happened: it exited with an error: MissingGPU: rule train: SLURM job \d+ on node \S+ "
+                     r"has no usable CUDA GPU \(resource gpu missing", report), report
+    assert re.search(r"\| .* CRITICAL MissingGPU: .*allow_cpu_fallback: true", report), report
+
+
+def test_job_over_its_time_limit_is_explained(scenarios):
+    report = report_of(scenarios["timeout"])
+    assert re.search(r"\(train:x,anchor,0\): TIMEOUT, reason TimeLimit", report), report
+    assert "what happened: it ran past its time limit (resource runtime, in minutes)" in report
+    assert re.search(r"\| .*CANCELLED AT \S+ DUE TO TIME LIMIT", report), report
+
+
+def test_job_over_its_memory_is_explained(scenarios):
+    report = report_of(scenarios["memory"])
+    # without cgroups slurmstepd kills the step and the job ends FAILED; with them SLURM says OUT_OF_MEMORY
+    assert re.search(r"\(train:x,anchor,0\): (FAILED|OUT_OF_MEMORY)", report), report
+    assert "what happened: it ran out of memory: it used more than it asked for (resource mem_mb)" in report
+    assert re.search(r"\| .*(Exceeded job memory limit|oom-kill)", report), report
+
+
+def test_cancelled_job_is_explained(scenarios):
+    report = report_of(scenarios["cancelled"])
+    assert re.search(r"\(train:x,anchor,0\): CANCELLED", report), report
+    assert "what happened: it was cancelled" in report
+    assert re.search(r"\| .*\*\*\* JOB \d+ ON \S+ CANCELLED AT", report), report
+
+
+def test_requeued_job_resumes_from_its_training_state(scenarios):
     """`--slurm-requeue` + `scontrol requeue` mid-training: the job restarts and resumes from its saved state,
     ending bit-identical to an uninterrupted local run."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("requeue"))
-    (workdir / "rq.yaml").write_text(yaml.safe_dump(REQUEUE_CONFIG))
-    target = "results/rq/models/anchor-0.pt"
-    state = workdir / "results" / "rq" / "state" / "anchor-0.pt"
-    cmd = [str(Path(os.sys.executable).with_name("snakemake")), "--directory", str(workdir), *TEST_OVERRIDES,
-           "--slurm-requeue", "--configfile", "rq.yaml", "--jobs", "1", target]
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not state.exists():
-            assert proc.poll() is None, proc.stdout.read()[-3000:]
-            assert time.monotonic() < deadline, "no training state was saved"
-            time.sleep(0.2)
-        running = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True,
-                                 check=True).stdout.split()
-        assert len(running) == 1, running
-        subprocess.run(["scontrol", "requeue", running[0]], check=True)
-        # SLURM holds a requeued job back for about two minutes; let it start again at once
-        for _ in range(100):
-            state_now = subprocess.run(["squeue", "-h", "-j", running[0], "-o", "%T"], capture_output=True,
-                                       text=True, check=False).stdout.strip()
-            if state_now == "PENDING":
-                subprocess.run(["scontrol", "update", f"JobId={running[0]}", "StartTime=now"], check=True)
-                break
-            time.sleep(0.1)
-        out, _ = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-    assert proc.returncode == 0, out[-3000:]
-    log = (workdir / "results" / "rq" / "logs" / "train" / "anchor-0.log").read_text()
+    run = scenarios["requeue"]
+    assert run.returncode == 0, run.out[-3000:]
+    log = (run.workdir / "results" / "x" / "logs" / "train" / "anchor-0.log").read_text()
     assert re.search(r"anchor-0: resumed from \S+ at epoch [1-9]/10", log), log[-2000:]
-    assert yaml.safe_load((workdir / "results" / "rq" / "models" / "anchor-0.json").read_text())["slurm_job_id"] \
-        == running[0]
-
-    local = copy_workflow(tmp_path_factory.mktemp("requeue-local"))
-    (local / "rq.yaml").write_text(yaml.safe_dump(REQUEUE_CONFIG))
-    run_snakemake(local, "--configfile", "rq.yaml", "--cores", "1", target)
-    assert digest(workdir / target) == digest(local / target)
+    assert yaml.safe_load((run.workdir / "results" / "x" / "models" / "anchor-0.json").read_text())["slurm_job_id"] \
+        == run.requeued
+    assert scenarios["local"].returncode == 0, scenarios["local"].out[-3000:]
+    assert digest(run.workdir / TARGET) == digest(scenarios["local"].workdir / TARGET)

@@ -15,6 +15,10 @@ rule barrier:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=10,
     params:
         cfg=barrier_params,
     script:

@@ -6,7 +6,7 @@ from snakemake.utils import min_version, validate
 from starlight import experiment as xp
 from starlight import params, pretrained, sweep
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
-from starlight.locks import clear_stale_locks
+from starlight.locks import EarlierJobsRunning, prepare_rerun
 
 min_version("9.0")
 
@@ -71,9 +71,22 @@ onstart:
         raise WorkflowError("data missing:\n" + "\n".join(MISSING_DATA))
 
 
-# A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work.
-if workflow.is_main_process and clear_stale_locks():
-    logger.warning("Removed the locks of a snakemake run that is no longer running.")
+# A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work, but not
+# while SLURM still runs the killed run's jobs (they would run twice).
+EARLIER_RUN = None
+if workflow.is_main_process:
+    try:
+        EARLIER_RUN = prepare_rerun(
+            wait=config["wait_for_slurm_jobs"],
+            dryrun=workflow.output_settings.dryrun,
+            say=logger.warning,
+        )
+    except EarlierJobsRunning as err:
+        raise WorkflowError(str(err))
+    if EARLIER_RUN.removed_locks:
+        logger.warning(
+            "Removed the locks of a snakemake run that is no longer running."
+        )
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 STAR_ID = r"star-k\d+(-[A-Za-z0-9_.,=+]+)*?-\d+"

@@ -12,6 +12,10 @@ rule ensemble:
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
     params:
         cfg=lambda wc: params.ensemble_params(exp_cfg(wc)),
     script:

@@ -9,9 +9,15 @@ rule train:
         f"{RESULTS}/{{exp}}/logs/train/{{role}}-{{seed}}.log",
     benchmark:
         f"{RESULTS}/{{exp}}/benchmarks/train/{{role}}-{{seed}}.tsv"
+    group:
+        "models"
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
     params:
         cfg=train_params,
         state=f"{RESULTS}/{{exp}}/state/{{role}}-{{seed}}.pt",
@@ -30,9 +36,15 @@ rule train_star:
         f"{RESULTS}/{{exp}}/logs/train_star/{{star}}.log",
     benchmark:
         f"{RESULTS}/{{exp}}/benchmarks/train_star/{{star}}.tsv"
+    group:
+        "stars"
     conda:
         "../../envs/starlight.yaml"
     threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
     params:
         cfg=star_params,
         state=f"{RESULTS}/{{exp}}/state/{{star}}.pt",

@@ -1,8 +1,9 @@
 from starlight.jobs.train import train_job
 from starlight.params import run_options
-from starlight.runtime import setup_logging
+from starlight.runtime import setup_logging, start_gpu_job
 
 setup_logging(snakemake.log[0])
+start_gpu_job(snakemake.rule, snakemake.params.cfg["device"], snakemake.config["allow_cpu_fallback"])
 w = snakemake.wildcards
 options = run_options(snakemake.config, w.exp, "train")
 train_job(snakemake.input.data, snakemake.params.cfg, w.role, int(w.seed), snakemake.output.checkpoint,
