@@ -61,9 +61,16 @@ def save_json(obj: Any, path: str | Path) -> None:
     atomic_write(path, write)
 
 
-def save_model(model: nn.Module, model_cfg: dict, path: str | Path) -> None:
+def save_model(model: nn.Module, model_cfg: dict, path: str | Path, extra: dict | None = None) -> None:
+    """Our checkpoint: format tag, model config, state dict, and `extra` entries (tensors, lists, numbers)."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    save_torch({"format": FORMAT, "model": dict(model_cfg), "state_dict": state}, path)
+    save_torch({**(extra or {}), "format": FORMAT, "model": dict(model_cfg), "state_dict": state}, path)
+
+
+def load_extra(path: str | Path, key: str) -> Any:
+    """Entry `key` of one of our checkpoints (saved by `save_model(..., extra=...)`), None where it has none."""
+    obj = load_torch(Path(path))
+    return obj.get(key) if isinstance(obj, dict) and obj.get("format") == FORMAT else None
 
 
 @phase("write")

@@ -16,6 +16,7 @@ import copy
 import logging
 import random
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,6 +29,10 @@ from .train import run_sgd
 
 log = logging.getLogger("starlight")
 T_SCHEMES = ("uniform", "beta", "constant")
+
+
+# realign(star, anchor_state, basis) -> (anchor_state re-permuted onto the star, its new basis)
+Realign = Callable[[nn.Module, dict[str, torch.Tensor], Any], tuple[dict[str, torch.Tensor], Any]]
 
 
 def sample_t(scheme: str, rng: random.Random, constant: float = 0.5) -> float:
@@ -109,15 +114,18 @@ def train_star(
     t_scheme: str = "uniform",
     t_constant: float = 0.5,
     mu_star: float = 0.0,
-    realign: Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    realign: Realign | None = None,
+    bases: list | None = None,
     state_path=None,
     state_tag: str = "",
     checkpoint_every: int = 1,
 ) -> list[dict]:
     """Train `model` (the star, already initialised) against `anchors` (full state dicts).
 
-    `realign(star, anchor_state) -> anchor_state`, when given, re-permutes every anchor onto the
-    current star at the end of each epoch.
+    `realign(star, anchor_state, basis) -> (anchor_state, basis)`, when given, re-permutes every anchor onto the
+    current star at the end of each epoch (but the last). `basis` is whatever the callback uses to say how the
+    anchor as trained against relates to the anchor as given (None at first); it is kept with the training
+    state, and `bases`, when given, receives each anchor's final one.
     """
     if not anchors:
         raise ValueError(f"{name}: star training needs at least one anchor")
@@ -132,26 +140,31 @@ def train_star(
         anchor = current[rng.randrange(len(current))]
         return point.loss(anchor, sample_t(t_scheme, rng, t_constant), x, y)
 
+    basis: list = [None] * len(anchors)
+
     def on_epoch_end(epoch: int) -> None:
         if realign is None or epoch >= int(cfg["epochs"]):
             return
         for i, state in enumerate(anchor_states):
-            anchor_states[i] = realign(model, state)
+            anchor_states[i], basis[i] = realign(model, state, basis[i])
             current[i] = anchor_params(model, anchor_states[i])
         log.info("%s: re-aligned %d anchors to the star after epoch %d", name, len(anchor_states), epoch)
 
     def extra_state() -> dict:
-        return {"anchors": anchor_states}
+        return {"anchors": anchor_states, "bases": basis}
 
     def load_extra_state(extra: dict) -> None:
         saved = [{k: v.to(device) for k, v in state.items()} for state in extra["anchors"]]
         if len(saved) != len(anchor_states):
             raise ValueError(f"it holds {len(saved)} anchors, not {len(anchor_states)}")
         params = [anchor_params(model, state) for state in saved]
-        anchor_states[:], current[:] = saved, params  # all or nothing
+        anchor_states[:], current[:], basis[:] = saved, params, extra.get("bases", [None] * len(saved))
 
     try:
-        return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
-                       on_epoch_end, state_tag, checkpoint_every, after_backward=point.hand_over_gradients)
+        history = run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
+                          on_epoch_end, state_tag, checkpoint_every, after_backward=point.hand_over_gradients)
     finally:
         speed.release(model)
+    if bases is not None:
+        bases[:] = basis
+    return history

@@ -52,10 +52,10 @@ def trained(small_splits, tmp_path_factory):
         anchors.append(model.eval())
     example = small_splits.train.head(256)
 
-    def realign(star_model, state):
+    def realign(star_model, state, basis):
         anchor = build_model(MLP)
         anchor.load_state_dict(state)
-        return align(star_model, anchor, example, seed=0).state_dict()
+        return align(star_model, anchor, example, seed=0).state_dict(), None
 
     torch.manual_seed(100)
     star = build_model(MLP)

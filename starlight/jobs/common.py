@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # pandas is imported by the steps that write CSVs, not by eve
     import pandas as pd
 
 log = logging.getLogger("starlight")
+# The star checkpoint's entry holding, per anchor id, the permutations of the anchor the star was trained against.
+ANCHOR_BASES = "anchor_bases"
 
 
 def setup(exp: dict, threads: int) -> torch.device:
@@ -75,14 +77,14 @@ def config_hash(exp: dict) -> str:
 
 
 def write_model(model, exp: dict, splits: Splits, meta: dict, out_ckpt: str, out_json: str, t0: float,
-                state_path: str | None) -> None:
+                state_path: str | None, extra: dict | None = None) -> None:
     """Evaluate, write metadata and checkpoint atomically, archive them, and drop the finished training state."""
     meta["final"] = evaluate_splits(model, splits)
     meta["seconds"] = time.perf_counter() - t0
     log.info("final %s", " ".join(f"{k} {v:.4f}" for k, v in meta["final"].items()))
     # The JSON goes first: the checkpoint is what marks the job done for a reader that checks it alone.
     save_json(meta, out_json)
-    save_model(model, exp["model"], out_ckpt)
+    save_model(model, exp["model"], out_ckpt, extra)
     archive_dir = Path(out_ckpt).parent.parent / "archive" / meta["model"]
     archive([out_ckpt, out_json], archive_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{config_hash(exp)}")
     if state_path:

@@ -9,8 +9,18 @@ from ..bn import recompute_bn_stats
 from ..checkpoint import load_into
 from ..models import has_batchnorm
 from ..runtime import provenance, seed_everything
-from ..star import train_star
-from .common import bn_data, code_record, config_hash, file_digest, model_factory, setup, splits_of, write_model
+from ..star import Realign, train_star
+from .common import (
+    ANCHOR_BASES,
+    bn_data,
+    code_record,
+    config_hash,
+    file_digest,
+    model_factory,
+    setup,
+    splits_of,
+    write_model,
+)
 
 
 def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
@@ -30,22 +40,14 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     anchors = [load_into(new_model(), p, exp["model"]).state_dict() for p in anchor_ckpts]
     seed_everything(scfg["seed"])
     model = new_model().to(device)
+    bases: list = [None] * len(anchors)
     realign = None
     if scfg["realign_every_epoch"]:
-        from ..align import align
-
-        example = splits.train.head(256)
-
-        def realign(star_model, anchor_state):
-            anchor_model = new_model().to(device)
-            anchor_model.load_state_dict(anchor_state)
-            aligned = align(star_model, anchor_model, example, seed=exp["barrier"]["align_seed"],
-                            method=exp["barrier"]["align_method"])
-            return aligned.state_dict()
-
+        realign = anchor_realigner(new_model, splits.train.head(256), exp["barrier"]["align_seed"],
+                                   exp["barrier"]["align_method"], device)
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
-                         realign=realign, state_path=state_path,
+                         realign=realign, bases=bases, state_path=state_path,
                          state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}),
                          checkpoint_every=checkpoint_every)
     if has_batchnorm(model):
@@ -55,4 +57,24 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
             "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
             "align_seed": exp["barrier"].get("align_seed") if scfg["realign_every_epoch"] else None,
             "epochs": cfg["epochs"], "history": history, **provenance(device), **code_record("star", exp)}
-    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
+    # The training basis: each anchor's permutation into the basis the star was last trained against (none for
+    # an anchor never re-aligned). The star-anchor barriers measure the pair in this basis too.
+    trained_against = {Path(p).stem: {g: perm.cpu() for g, perm in basis.items()}
+                       for p, basis in zip(anchor_ckpts, bases) if basis is not None}
+    meta["anchors_permuted"] = sorted(trained_against)
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path,
+                extra={ANCHOR_BASES: trained_against} if trained_against else None)
+
+
+def anchor_realigner(new_model, example, seed: int, method: str, device) -> Realign:
+    """The per-epoch re-alignment: re-permute an anchor onto the star; its basis is the composed permutation from
+    the anchor as given to the anchor as now trained against."""
+    from ..align import align_with_permutations, compose
+
+    def realign(star_model, anchor_state, basis):
+        anchor_model = new_model().to(device)
+        anchor_model.load_state_dict(anchor_state)
+        aligned, perms = align_with_permutations(star_model, anchor_model, example, seed=seed, method=method)
+        return aligned.state_dict(), perms if basis is None else compose(basis, perms)
+
+    return realign
