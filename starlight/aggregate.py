@@ -41,9 +41,12 @@ def collect_curves(barriers: pd.DataFrame, curve_csvs: list[str]) -> pd.DataFram
 
 
 def summarise(barriers: pd.DataFrame) -> pd.DataFrame:
-    """n, mean, std, min, max of each barrier metric per pair type and star group (k and swept settings)."""
+    """n, mean, std, min, max of each barrier metric per pair type and star group (k and swept settings); for
+    star-anchor pairs also of the barriers in the star's training basis (`training_basis_*`)."""
     groups = ["pair_type", *group_columns(barriers)]
-    long = barriers.melt(id_vars=groups, value_vars=list(BARRIER_COLUMNS), var_name="metric")
+    basis = [f"training_basis_{c}" for c in BARRIER_COLUMNS if f"training_basis_{c}" in barriers]
+    long = barriers.melt(id_vars=groups, value_vars=[*BARRIER_COLUMNS, *basis], var_name="metric")
+    long = long[long["metric"].isin(BARRIER_COLUMNS) | long["value"].notna()]
     stats = (long.groupby([*groups, "metric"], dropna=False, sort=True)["value"]
              .agg(n="count", mean="mean", std="std", min="min", max="max").reset_index())
     return stats[[*groups, *SUMMARY_COLUMNS[2:]]]
