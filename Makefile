@@ -12,8 +12,12 @@ STAMP := $(VENV)/.installed-$(shell cat envs/requirements.txt pyproject.toml | c
 run: venv data
 	$(BIN)/snakemake --cores $(CORES) $(ARGS)
 
+# Two pytest processes (pytest-xdist), each test file in one of them: module fixtures (a whole snakemake run)
+# are built once, and one file's SLURM or snakemake waits overlap another's computing.
+TEST_WORKERS ?= 2
+
 test: venv data
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 venv: $(STAMP)
 

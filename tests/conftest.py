@@ -1,3 +1,5 @@
+import contextlib
+import fcntl
 import os
 import pickle
 import shutil
@@ -65,11 +67,36 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
     return proc
 
 
+@contextlib.contextmanager
+def exclusive(lock_file: Path):
+    """Hold an exclusive lock on `lock_file` (blocking): one test process at a time."""
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def tiny_reference(tmp_path_factory):
-    """An untouched local run of config/tiny.yaml, for the tests that compare another run against one."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("tiny-reference"))
-    run_snakemake(workdir, "--configfile", "config/tiny.yaml", "--cores", "2")
+def shared_tmp(tmp_path_factory) -> Path:
+    """A folder every test process of this run shares (pytest-xdist workers included)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(shared_tmp):
+    """An untouched local run of config/tiny.yaml, for the tests that compare another run against one. Made
+    once per test run, by the first process that asks; tests copy it rather than change it."""
+    workdir = shared_tmp / "tiny-reference"
+    with exclusive(shared_tmp / "tiny-reference.lock"):
+        if not (workdir / "finished").exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir()
+            copy_workflow(workdir)
+            run_snakemake(workdir, "--configfile", "config/tiny.yaml", "--cores", "2")
+            (workdir / "finished").touch()
     return workdir
 
 

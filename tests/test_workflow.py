@@ -57,8 +57,13 @@ def test_outputs_and_columns(tiny_run):
 
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
-    assert set(summary["metric"]) == {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier",
-                                      "test_acc_barrier"}
+    metrics = {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier"}
+    assert set(summary["metric"]) == metrics | {f"training_basis_{m}" for m in metrics}
+    # the training basis is a star-anchor notion: the star's own re-aligned anchors
+    assert set(summary.loc[summary.metric.str.startswith("training_basis_"), "pair_type"]) == {"star_anchor"}
+    sa = barriers[barriers.pair_type == "star_anchor"]
+    assert sa["training_basis_train_loss_barrier"].notna().all()
+    assert barriers.loc[barriers.pair_type != "star_anchor", "training_basis_train_loss_barrier"].isna().all()
     row = summary[(summary.pair_type == "anchor_heldout") & (summary.metric == "train_loss_barrier")].iloc[0]
     assert row["n"] == 6 and row["mean"] == pytest.approx(ah["train_loss_barrier"].mean())
 
