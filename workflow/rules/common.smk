@@ -66,7 +66,8 @@ if MISSING_DATA and workflow.is_main_process:
     logger.warning("Data missing (a real run stops here):\n" + "\n".join(MISSING_DATA))
 
 
-onstart:
+def stop_if_data_missing():
+    """Called first by the workflow's one `onstart` handler (workflow/rules/slurm.smk)."""
     if MISSING_DATA:
         raise WorkflowError("data missing:\n" + "\n".join(MISSING_DATA))
 

@@ -76,7 +76,9 @@ def report_slurm_failures():
         logger.error(text)
 
 
+# Snakemake keeps one `onstart` handler, the last one defined: this one runs every start-up step.
 onstart:
+    stop_if_data_missing()
     if EARLIER_RUN and EARLIER_RUN.waited_since:
         record_waited_outputs(EARLIER_RUN.waited_since)
     if workflow.executor_plugin.name == "slurm":
