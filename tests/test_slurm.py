@@ -10,6 +10,7 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -133,7 +134,8 @@ def test_readme_overrides_keep_the_gpu_and_the_memory(tmp_path):
         proc = run_snakemake(tmp_path, *args, "-n")
         jobs = planned_resources(proc.stdout)
         gpu_jobs = [(rule, res) for rule, res in jobs if rule in GPU_RULES]
-        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 8, "train_star": 2, "barrier": 29, "ensemble": 2}, args
+        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 8, "train_star": 2, "barrier": 29, "ensemble": 2}, \
+            args
         memory = 32000 if "train:mem_mb=32000" in args else 8000
         for rule, res in gpu_jobs:
             assert res["gpu"] == "1", (args, rule, res)
@@ -195,12 +197,22 @@ def slurm_run(cluster, tmp_path_factory):
         submitted = set(active_jobs(workdir))
         first.send_signal(signal.SIGKILL)
         first.wait()
+        # Hold the killed run's running jobs (SUSPENDED, still theirs) until the waiting rerun has started, however
+        # slowly this machine runs the reruns: both must find them.
+        suspended = running_jobs(workdir)
+        for job_id in suspended:
+            subprocess.run(["scontrol", "suspend", job_id], check=True)
         refused = run_snakemake(workdir, *RUN, check=False)
         still_active = set(active_jobs(workdir))
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
-    finished = run_snakemake(workdir, *TEST_OVERRIDES, *TINY, "--config", FALLBACK, "wait_for_slurm_jobs=True")
+    resume = threading.Timer(20, lambda: [subprocess.run(["scontrol", "resume", j], check=False) for j in suspended])
+    resume.start()
+    try:
+        finished = run_snakemake(workdir, *TEST_OVERRIDES, *TINY, "--config", FALLBACK, "wait_for_slurm_jobs=True")
+    finally:
+        resume.join()
     return SimpleNamespace(workdir=workdir, running=running, default_view=default_view, names=names,
                            submitted=submitted, refused=refused, still_active=still_active, finished=finished)
 
@@ -212,8 +224,9 @@ def test_rerun_after_a_killed_run_refuses_then_waits_and_runs_nothing_twice(slur
     ids = re.search(r"to end them:\s+scancel ([\d ]+)\n", refused)[1].split()
     # exactly the killed run's jobs that were still queued or running
     assert slurm_run.still_active <= set(ids) <= slurm_run.submitted, (ids, slurm_run.still_active)
+    assert slurm_run.still_active, "the killed run's jobs were held: the refusal must name them"
     for job_id in ids:
-        row = rf"^\s+{job_id}\s+(RUNNING|PENDING|COMPLETING)\s+train:tiny,(anchor|heldout),\d+\+[12]$"
+        row = rf"^\s+{job_id}\s+(RUNNING|PENDING|COMPLETING|SUSPENDED)\s+train:tiny,(anchor|heldout),\d+\+[12]$"
         assert re.search(row, refused, re.MULTILINE), refused
     waited = slurm_run.finished.stdout + slurm_run.finished.stderr
     assert "waiting for them to end" in waited
