@@ -1,7 +1,7 @@
 """Both alignment methods on the same trained pairs: seconds per pair and the barriers after alignment.
 
 Pairs (Fashion-MNIST, trained here with the default experiment's SGD settings, one CPU thread):
-- mlp: MLP 784-128-10 (the default experiment's model), full training set;
+- mlp: MLP 784-128-10 (one hidden layer, where both methods solve the same assignment problem), full training set;
 - cnn_bn: the zoo's CNN with BatchNorm (3 conv layers, width 16), on 10,000 training images;
 - resnet18_cifar: the CIFAR ResNet18 at width 1/8 (residual streams), on 5,000 training images.
 Barriers are measured as the pipeline does (`starlight.barrier.curve`, 11 points, BN statistics

@@ -6,7 +6,7 @@ interpolated copy (anchor and t drawn as in training), runs forward and backward
 times (1−t), to the star. Both use the same optimizer settings, batches, model and initialisation, and are timed
 interleaved in one process (benchmarks/harness.py).
 
-Targets: ≤ 1.10 for the MLPs (784-128-10, the default; 784-512-512-10), ≤ 1.05 for the BN CNN (depth 3, width
+Targets: ≤ 1.10 for the MLPs (784-128-10; 784-512-512-10), ≤ 1.05 for the BN CNN (depth 3, width
 32) and resnet18_cifar at width 1/4 (32×32×3 inputs), where the step's convolutions dwarf the interpolation.
 
     .venv/bin/python benchmarks/star_step.py                      # every model

@@ -133,7 +133,7 @@ def test_returned_permutations_describe_the_aligned_model(method):
 
 
 def test_one_group_gives_the_same_permutation_as_rebasin():
-    """With one hidden layer (the default experiment's MLP) both methods solve the same assignment problem."""
+    """With one hidden layer (MLP 784-128-10) both methods solve the same assignment problem."""
     cfg = {"name": "mlp", "depth": 1, "width": 128}
     a, b = make(cfg, 0), make(cfg, 1)
     _, ours = align_with_permutations(a, b, inputs(4), method="matching")

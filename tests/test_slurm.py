@@ -134,7 +134,7 @@ def test_readme_overrides_keep_the_gpu_and_the_memory(tmp_path):
         proc = run_snakemake(tmp_path, *args, "-n")
         jobs = planned_resources(proc.stdout)
         gpu_jobs = [(rule, res) for rule, res in jobs if rule in GPU_RULES]
-        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 8, "train_star": 2, "barrier": 29, "ensemble": 2}, \
+        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 11, "train_star": 4, "barrier": 51, "ensemble": 4}, \
             args
         memory = 32000 if "train:mem_mb=32000" in args else 8000
         for rule, res in gpu_jobs:

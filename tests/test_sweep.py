@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+import yaml
+from conftest import ROOT
 
 from starlight import experiment as xp
 from starlight import sweep
@@ -62,6 +64,21 @@ def test_section_axes_vary_settings_together():
 def test_nested_heldout_counts_train_the_largest():
     (only,) = sweep.variants("e", exp(**{"heldout.count": [3, 50]}))
     assert only.exp["heldout"]["count"] == 50 and sweep.nested_counts(only.exp) == [3, 50]
+
+
+def test_the_cpu_sweep_sweeps_around_the_default_experiment():
+    """config/cpu_sweep.yaml is the default experiment (same name, same settings) with the paper's sweeps added: after
+    `make run` it trains only what the sweep adds (its own stars and width variants)."""
+    default = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["experiments"]
+    swept = yaml.safe_load((ROOT / "config" / "cpu_sweep.yaml").read_text())["experiments"]
+    assert swept.keys() == default.keys()
+    (name,) = swept
+    assert {k: v for k, v in swept[name].items() if k not in ("sweep", "ensembles")} == \
+        {k: v for k, v in default[name].items() if k != "ensembles"}
+    exp = swept[name]
+    assert exp["star"]["n_anchors"] == [1, 2, 4, 8] and exp["anchors"]["count"] == 8
+    assert [v.value for v in sweep.variants(name, exp)] == [None, 64, 256]
+    assert [s.get("t_scheme") for s in sweep.star_settings(exp)] == [None, "uniform", "constant"]
 
 
 @pytest.mark.parametrize("axes,message", [
