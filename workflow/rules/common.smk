@@ -187,6 +187,22 @@ def pair_files(wildcards, kind):
     ]
 
 
+def batch_file(exp, model1):
+    """What a barrier job writes besides its pairs' files: the list of its pairs and their keys."""
+    return f"{RESULTS}/{exp}/pairs/{model1}.pairs.json"
+
+
+def batch_pairs(exp, model1):
+    """[pair_type, model2] of every pair of `model1`, in the experiment's order: one barrier job's batch."""
+    return [[t, m2] for t, m1, m2 in experiment_pairs(exp) if m1 == model1]
+
+
+def batch_files(wildcards):
+    """The barrier jobs of an experiment: one per model that is model1 of a pair."""
+    model1s = dict.fromkeys(m1 for _, m1, _ in experiment_pairs(wildcards.exp))
+    return [batch_file(wildcards.exp, m1) for m1 in model1s]
+
+
 def sweep_variants(name):
     """What the sweep table needs to know of each variant of experiment `name`."""
     return [
