@@ -293,7 +293,7 @@ def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
     plan = planned_jobs(workdir, "--profile", "profiles/slurm", "--configfile", str(edited))
     # the config record and the sweep table follow the config; the star's ensembles follow the star
     assert plan == {"train_star": 1, "barrier": 1, "ensemble": 1, "aggregate": 1, "figures": 1, "ensembles": 1,
-                    "sweep": 1, "experiment_config": 1, "all": 1}
+                    "benchmarks": 1, "sweep": 1, "experiment_config": 1, "all": 1}
     before = finished_jobs(workdir)
     run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited), "--config", FALLBACK)
     new = {k: v for k, v in finished_jobs(workdir).items() if k not in before}

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = "config/tiny_sweep.yaml"
 BASE, NARROW = "tiny_sweep", "tiny_sweep/model.width=16"
-TABLES = {"aggregate": 1, "figures": 1, "sweep": 1, "experiment_config": 1, "all": 1}
+TABLES = {"aggregate": 1, "figures": 1, "benchmarks": 1, "sweep": 1, "experiment_config": 1, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -83,5 +83,5 @@ def test_extending_the_heldout_counts_trains_only_new_heldout_models(sweep_run):
     plan = extended(sweep_run, lambda s: s["heldout.count"].append(3))
     # one held-out model per variant, and its pairs: 2 anchors + 4 stars (base), 2 anchors + 2 stars (width 16), in
     # the barrier jobs of those models (each computes only its new pair)
-    assert plan == {"train": 2, "barrier": 10, "aggregate": 2, "figures": 2, "sweep": 1, "experiment_config": 1,
-                    "all": 1}
+    assert plan == {"train": 2, "barrier": 10, "aggregate": 2, "figures": 2, "benchmarks": 2, "sweep": 1,
+                    "experiment_config": 1, "all": 1}

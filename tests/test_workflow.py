@@ -69,6 +69,19 @@ def test_outputs_and_columns(tiny_run):
     ah = barriers[barriers.pair_type == "anchor_heldout"]
     assert (ah["train_loss_barrier"] < ah["unaligned_train_loss_barrier"]).all()
 
+    costs = pd.read_csv(res / "benchmarks.csv", keep_default_na=False, na_values=[""])
+    assert list(costs.columns[:5]) == ["rule", "wildcards", "wall_s", "cpu_s", "max_rss_mb"]
+    jobs = costs[costs.rule != "all jobs"]
+    assert jobs["rule"].value_counts().to_dict() == {"train": 5, "barrier": 4, "train_star": 1, "ensemble": 1,
+                                                     "aggregate": 1, "figures": 1, "ensembles": 1}
+    assert set(jobs.loc[jobs.rule == "barrier", "wildcards"]) == {"anchor-0", "anchor-1", "anchor-2", "star-k2-0"}
+    assert (jobs["wall_s"] > 0).all() and (jobs["max_rss_mb"] > 50).all() and (jobs["startup_s"] > 0).all()
+    total = costs[costs.rule == "all jobs"].iloc[0]
+    assert total["wall_s"] == pytest.approx(jobs["wall_s"].sum())
+    phases = jobs[["startup_s", "load_s", "compute_s", "write_s"]]
+    assert total["compute_share"] == pytest.approx(jobs["compute_s"].sum() / phases.sum().sum())
+    assert 0 < total["compute_share"] < 1
+
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
     assert set(summary["metric"]) == {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier",
@@ -116,8 +129,8 @@ def test_a_star_setting_reruns_only_its_dependants(tiny_run, tmp_path):
     # train_star 1, the barrier job of its 4 pairs (2 star-held-out, 2 star-anchor), its ensembles, the tables and
     # figures, the recorded config: no anchor retrained
     assert planned_jobs(workdir, "--configfile", str(edited)) == {
-        "train_star": 1, "barrier": 1, "ensemble": 1, "ensembles": 1, "aggregate": 1, "figures": 1, "sweep": 1,
-        "experiment_config": 1, "all": 1}
+        "train_star": 1, "barrier": 1, "ensemble": 1, "ensembles": 1, "aggregate": 1, "figures": 1, "benchmarks": 1,
+        "sweep": 1, "experiment_config": 1, "all": 1}
 
     models = workdir / "results" / "tiny" / "models"
     before = {p.name: digest(p) for p in models.glob("*.pt")}
@@ -146,7 +159,8 @@ def test_one_more_heldout_model_computes_only_its_pairs(tiny_run, tmp_path):
     edited.write_text(yaml.safe_dump(cfg))
     # the new model, and the barrier jobs that gain a pair with it: each anchor's and the star's
     assert planned_jobs(workdir, "--configfile", str(edited)) == {
-        "train": 1, "barrier": 4, "aggregate": 1, "figures": 1, "sweep": 1, "experiment_config": 1, "all": 1}
+        "train": 1, "barrier": 4, "aggregate": 1, "figures": 1, "benchmarks": 1, "sweep": 1, "experiment_config": 1,
+        "all": 1}
     before = pair_outputs(workdir)
     run_snakemake(workdir, "--configfile", str(edited), "--cores", "2")
     for anchor in ("anchor-0", "anchor-1", "anchor-2"):
@@ -174,4 +188,4 @@ def test_a_training_value_reruns_models_but_not_data(tiny_run, tmp_path):
     edited.write_text(yaml.safe_dump(cfg))
     assert planned_jobs(workdir, "--configfile", str(edited)) == {
         "train": 6, "train_star": 1, "barrier": 4, "ensemble": 1, "ensembles": 1, "aggregate": 1, "figures": 1,
-        "sweep": 1, "experiment_config": 1, "all": 1}
+        "benchmarks": 1, "sweep": 1, "experiment_config": 1, "all": 1}

@@ -114,3 +114,26 @@ rule experiment_config:
     script:
         "../scripts/experiment_config.py"
 
+
+rule benchmarks:
+    input:
+        experiment_outputs,
+    output:
+        report(
+            f"{RESULTS}/{{exp}}/benchmarks.csv",
+            caption="../report/benchmarks.rst",
+            category="{exp}",
+            subcategory="tables",
+        ),
+    log:
+        f"{RESULTS}/{{exp}}/logs/benchmarks.log",
+    benchmark:
+        f"{RESULTS}/{{exp}}/benchmarks/benchmarks.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    params:
+        results=lambda wc: f"{RESULTS}/{wc.exp}",
+        code=code("costs", "benchmarks.py"),
+    script:
+        "../scripts/benchmarks.py"

@@ -222,19 +222,28 @@ def sweep_variants(name):
     ]
 
 
+def experiment_results(exp):
+    """An experiment's tables and figures: the outputs of all its jobs but the cost table."""
+    outs = [f"{RESULTS}/{exp}/{name}.csv" for name in ("barriers", "summary", "curves")]
+    outs += [
+        f"{RESULTS}/{exp}/figures/{fig}.{ext}"
+        for fig in ("curves", "barriers")
+        for ext in ("png", "svg")
+    ]
+    if EXPERIMENTS[exp]["ensembles"]["enabled"]:
+        outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+    return outs
+
+
+def experiment_outputs(wildcards):
+    """What the cost table of an experiment waits for: every other job of it has run."""
+    return experiment_results(wildcards.exp)
+
+
 def all_outputs():
     outs = []
     for exp in EXPERIMENTS:
-        outs += [
-            f"{RESULTS}/{exp}/{name}.csv" for name in ("barriers", "summary", "curves")
-        ]
-        outs += [
-            f"{RESULTS}/{exp}/figures/{fig}.{ext}"
-            for fig in ("curves", "barriers")
-            for ext in ("png", "svg")
-        ]
-        if EXPERIMENTS[exp]["ensembles"]["enabled"]:
-            outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+        outs += experiment_results(exp) + [f"{RESULTS}/{exp}/benchmarks.csv"]
     for name in SWEEPS:
         outs += [f"{RESULTS}/{name}/{f}" for f in ("table.csv", "table.md", "config.yaml")]
     return outs
