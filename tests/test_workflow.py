@@ -61,8 +61,14 @@ def test_outputs_and_columns(tiny_run):
     # 1 star x 2 held-out, 3 anchors x 2 held-out, 1 star x its 2 anchors
     assert barriers["pair_type"].value_counts().to_dict() == {"anchor_heldout": 6, "star_heldout": 2,
                                                               "star_anchor": 2}
-    assert (barriers[[c for c in barriers if c.endswith("loss_barrier")]] >= 0).all().all()
-    assert (barriers[[c for c in barriers if c.endswith("acc_barrier")]] <= 0).all().all()
+    losses = barriers[[c for c in barriers if c.endswith("loss_barrier")]]
+    accuracies = barriers[[c for c in barriers if c.endswith("acc_barrier")]]
+    assert (losses.ge(0) | losses.isna()).all().all() and (accuracies.le(0) | accuracies.isna()).all().all()
+    # only star-anchor pairs have barriers in the star's training basis; every other barrier is there
+    basis = barriers.filter(like="training_basis_").notna().all(axis=1)
+    assert basis.equals(barriers["pair_type"] == "star_anchor")
+    others = barriers.drop(columns=barriers.filter(like="training_basis_").columns)
+    assert others.filter(like="_barrier").notna().all().all()
     assert barriers.loc[barriers.pair_type != "anchor_heldout", "n_anchors"].eq(2).all()
     assert barriers.loc[barriers.pair_type == "anchor_heldout", "n_anchors"].isna().all()
     # alignment matters: aligned anchor-held-out barriers are lower than unaligned ones
@@ -84,8 +90,8 @@ def test_outputs_and_columns(tiny_run):
 
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
-    assert set(summary["metric"]) == {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier",
-                                      "test_acc_barrier"}
+    metrics = {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier"}
+    assert set(summary["metric"]) == metrics | {f"training_basis_{m}" for m in metrics}  # (star-anchor pairs)
     row = summary[(summary.pair_type == "anchor_heldout") & (summary.metric == "train_loss_barrier")].iloc[0]
     assert row["n"] == 6 and row["mean"] == pytest.approx(ah["train_loss_barrier"].mean())
 
