@@ -17,6 +17,7 @@ localrules:
     prepare_data,
     aggregate,
     figures,
+    benchmarks,
     sweep,
     ensembles,
     experiment_config,

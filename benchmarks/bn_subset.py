@@ -68,8 +68,8 @@ def main() -> None:
     barriers = [k for k in results["subset"] if k.endswith("barrier")]
     worst = max(abs(results["subset"][k] - results["full"][k]) for k in barriers)
     largest = max(abs(results["full"][k]) for k in barriers)
-    print(f"\nbn_subset/{args.model}: max |barrier(subset) - barrier(full)| = {worst:.5f} "
-          f"(largest |barrier| {largest:.5f})")
+    print(f"\n# max |barrier(subset) - barrier(full)| = {worst:.5f} (largest |barrier| {largest:.5f})")
+    print(f"bn_subset/{args.model}: max_abs_difference={worst:.5f} largest_barrier={largest:.5f}")
 
 
 if __name__ == "__main__":

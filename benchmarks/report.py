@@ -3,7 +3,8 @@
 For each step the folder holds `<step>.txt` (its output), `<step>.cmd` (the command) and `<step>.rc` (exit status
 and seconds); steps are reported in the order of their names. Every result line a script prints (`name: key=value ...`, e.g. `star_step/mlp: ratio=1.05
 target=1.10`) becomes a row; a ratio is checked against its target; a step that failed or timed out is a row
-saying so. pytest's summary line is a row too.
+saying so. A `share` (target 3's compute share) meets its target from above. pytest's summary line is a row
+too.
 
     python benchmarks/report.py benchmarks/gpu-results.d > benchmarks/gpu-results.md
 """
@@ -31,6 +32,8 @@ def rows_of(step: Path) -> list[tuple[str, str, str]]:
             status = ""
             if "ratio" in fields and "target" in fields:
                 status = "meets target" if float(fields["ratio"]) <= float(fields["target"]) else "OVER TARGET"
+            elif "share" in fields and "target" in fields:  # a share is better the larger it is
+                status = "meets target" if float(fields["share"]) >= float(fields["target"]) else "UNDER TARGET"
             elif "identical" in fields:
                 status = "identical" if fields["identical"] == "True" else "DIFFERENT"
             rows.append((m.group(1), m.group(2), status))

@@ -113,13 +113,13 @@ def parse_line(line: str) -> dict | None:
 
 
 def run_phases(*folders: str | Path) -> dict:
-    """Summed seconds per phase over every job log (`*.log`, searched recursively) under `folders`, with the
-    number of jobs and the compute share of the summed total: {"jobs": n, "wall": {...}, "cpu": {...},
-    "compute_share": {"wall": x, "cpu": y}}."""
+    """Summed seconds per phase over every job log (`*.log`, searched recursively) under `folders` (a log file
+    counts itself), with the number of jobs and the compute share of the summed total: {"jobs": n, "wall": {...},
+    "cpu": {...}, "compute_share": {"wall": x, "cpu": y}}."""
     sums = {"wall": dict.fromkeys(PHASES, 0.0), "cpu": dict.fromkeys(PHASES, 0.0)}
     jobs = 0
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("*.log")):
+    for folder in map(Path, folders):
+        for path in [folder] if folder.is_file() else sorted(folder.rglob("*.log")):
             records = [r for r in map(parse_line, path.read_text(errors="replace").splitlines()) if r]
             for record in records[-1:]:  # a job logs one line; a rerun's log replaces the earlier one
                 jobs += 1
@@ -133,7 +133,7 @@ def run_phases(*folders: str | Path) -> dict:
 
 def main(argv: list[str]) -> None:
     if not argv:
-        raise SystemExit("usage: python -m starlight.phases RESULTS_FOLDER [MORE_FOLDERS ...]")
+        raise SystemExit("usage: python -m starlight.phases RESULTS_FOLDER_OR_LOG [MORE ...]")
     out = run_phases(*argv)
     print(f"{out['jobs']} jobs")
     print(f"{'phase':<10}{'wall s':>10}{'cpu s':>10}")

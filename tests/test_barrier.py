@@ -136,10 +136,10 @@ def bn_pair(dataset_file, tmp_path_factory):
 def _barrier(dataset_file, folder, stem1, stem2, tag):
     import pandas as pd
 
-    from starlight.jobs.barrier import barrier_job
+    from starlight.jobs.barrier import pair_job
 
     curve_csv, barrier_csv = folder / f"{tag}.curve.csv", folder / f"{tag}.barriers.csv"
-    barrier_job(str(dataset_file), BN_EXPERIMENT, "anchor_heldout", "anchor-0", "anchor-1", str(folder / stem1),
+    pair_job(str(dataset_file), BN_EXPERIMENT, "anchor_heldout", "anchor-0", "anchor-1", str(folder / stem1),
                 str(folder / stem2), str(curve_csv), str(barrier_csv))
     return pd.read_csv(curve_csv), pd.read_csv(barrier_csv).iloc[0]
 

@@ -13,7 +13,7 @@ import torch
 from conftest import ROOT
 
 from starlight.checkpoint import load_state_dict
-from starlight.jobs.barrier import barrier_job
+from starlight.jobs.barrier import pair_job
 from starlight.jobs.star import star_job
 from starlight.jobs.train import train_job
 
@@ -47,7 +47,7 @@ def _models(dataset_file, exp: dict, folder) -> None:
 
 def _barrier(dataset_file, exp: dict, folder, tag: str) -> pd.DataFrame:
     curve_csv, barriers_csv = folder / f"{tag}.curve.csv", folder / f"{tag}.barriers.csv"
-    barrier_job(str(dataset_file), exp | {"n_anchors": 2}, "star_heldout", "star-0", "heldout-100",
+    pair_job(str(dataset_file), exp | {"n_anchors": 2}, "star_heldout", "star-0", "heldout-100",
                 str(folder / "star-0.pt"), str(folder / "heldout-100.pt"), str(curve_csv), str(barriers_csv))
     return pd.read_csv(curve_csv)
 

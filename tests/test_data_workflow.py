@@ -41,7 +41,7 @@ def test_missing_data_plans_and_warns_then_stops_before_the_first_job(tmp_path):
     # CIFAR-10 is staged and prepared once; ImageNet is read from its folder, never prepared
     planned = job_counts(dry.stdout)
     assert {rule: planned.get(rule) for rule in ("stage_data", "prepare_data", "train", "train_star", "barrier")} == {
-        "stage_data": 1, "prepare_data": 1, "train": 4, "train_star": 2, "barrier": 6}
+        "stage_data": 1, "prepare_data": 1, "train": 4, "train_star": 2, "barrier": 4}
     assert "resources/cifar10.pt" in dry.stdout and "resources/imagenet" not in dry.stdout
 
     real = run_snakemake(workdir, "--configfile", cfg, "--cores", "1", check=False)
@@ -109,4 +109,4 @@ def test_an_edit_to_a_dataset_the_experiment_does_not_use_reruns_nothing(tiny_re
     with open(work / "starlight" / "data" / "idx.py", "a") as f:
         f.write("\nX = 1\n")
     planned = plan()
-    assert planned["prepare_data"] == 1 and planned["train"] == 5 and planned["barrier"] == 10
+    assert planned["prepare_data"] == 1 and planned["train"] == 5 and planned["barrier"] == 4

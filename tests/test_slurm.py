@@ -30,10 +30,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 CLUSTER = ROOT / "scripts" / "slurm-cluster.sh"
 JOBCOMP = Path("/var/log/slurm/jobcomp.log")
 # Layered on the profile for speed: an earlier first status check; the tiny experiment's 5 models in two SLURM
-# jobs of 3 and 2 and its 10 barrier pairs in two of 5, side by side on the test node's 2 CPUs; every SLURM log
-# kept, to count what ran.
+# jobs of 3 and 2 and its 4 barrier jobs (10 pairs) in two of 2, side by side on the test node's 2 CPUs; every
+# SLURM log kept, to count what ran.
 TEST_OVERRIDES = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "5",
-                  "--group-components", "barriers=5", "models=3", "stars=1", "--slurm-keep-successful-logs")
+                  "--group-components", "barriers=2", "models=3", "stars=1", "--slurm-keep-successful-logs")
 TINY = ("--configfile", "config/tiny.yaml")
 FALLBACK = "allow_cpu_fallback=True"  # the test node's GPUs are /dev/null & co
 RUN = (*TEST_OVERRIDES, *TINY, "--config", FALLBACK)
@@ -134,7 +134,8 @@ def test_readme_overrides_keep_the_gpu_and_the_memory(tmp_path):
         proc = run_snakemake(tmp_path, *args, "-n")
         jobs = planned_resources(proc.stdout)
         gpu_jobs = [(rule, res) for rule, res in jobs if rule in GPU_RULES]
-        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 11, "train_star": 4, "barrier": 51, "ensemble": 4}, \
+        # one barrier job per model1: 8 anchors and 4 stars
+        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 11, "train_star": 4, "barrier": 12, "ensemble": 4}, \
             args
         memory = 32000 if "train:mem_mb=32000" in args else 8000
         for rule, res in gpu_jobs:
@@ -232,7 +233,7 @@ def test_rerun_after_a_killed_run_refuses_then_waits_and_runs_nothing_twice(slur
     assert "waiting for them to end" in waited
 
     ran = executions(slurm_run.workdir)
-    assert Counter(rule for rule, _ in ran) == {"train": 5, "train_star": 1, "barrier": 10, "ensemble": 1}, ran
+    assert Counter(rule for rule, _ in ran) == {"train": 5, "train_star": 1, "barrier": 4, "ensemble": 1}, ran
     assert set(ran.values()) == {1}, ran  # no job ran twice
     assert {state for _, state in finished_jobs(slurm_run.workdir).values()} == {"COMPLETED"}
     # the models the killed run's jobs trained got their metadata: a training edit reruns them
@@ -246,7 +247,7 @@ def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
     workdir = slurm_run.workdir
     res = workdir / "results" / "tiny"
     jobs = finished_jobs(workdir)
-    # 5 models in jobs of 3 and 2, the star, the 10 barrier pairs in two jobs of 5, the star's ensembles
+    # 5 models in jobs of 3 and 2, the star, the 4 barrier jobs (10 pairs) in two of 2, the star's ensembles
     assert len(jobs) == 6, jobs
     for meta_file in sorted((res / "models").glob("*.json")):
         meta = yaml.safe_load(meta_file.read_text())
@@ -257,7 +258,7 @@ def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
 
     logs = [*(res / "logs" / "train").glob("*.log"), *(res / "logs" / "train_star").glob("*.log"),
             *(res / "logs" / "barrier").rglob("*.log"), *(res / "logs" / "ensemble").glob("*.log")]
-    assert len(logs) == 17
+    assert len(logs) == 11
     for log in logs:
         first = log.read_text().splitlines()[0]
         m = re.search(r"start-up: ([\d.]+) s from SLURM job (\d+) starting to the first line of work of rule (\w+)",
@@ -272,7 +273,7 @@ def test_gpu_rules_ran_as_slurm_jobs(slurm_run):
 
 def test_jobs_are_named_by_rule_and_wildcards(slurm_run):
     names = sorted(name for name, _ in finished_jobs(slurm_run.workdir).values())
-    patterns = [r"barrier:tiny,\w+,[\w-]+,[\w-]+\+4", r"barrier:tiny,\w+,[\w-]+,[\w-]+\+4",
+    patterns = [r"barrier:tiny,[\w-]+\+1", r"barrier:tiny,[\w-]+\+1",
                 r"ensemble:tiny,star-k\d+-0", r"train:tiny,(anchor|heldout),\d+\+[12]",
                 r"train:tiny,(anchor|heldout),\d+\+[12]", r"train_star:tiny,star-k\d+-0"]
     assert len(names) == len(patterns), names
@@ -305,12 +306,12 @@ def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
     edited.write_text(yaml.safe_dump(cfg))
     plan = planned_jobs(workdir, "--profile", "profiles/slurm", "--configfile", str(edited))
     # the config record and the sweep table follow the config; the star's ensembles follow the star
-    assert plan == {"train_star": 1, "barrier": 4, "ensemble": 1, "aggregate": 1, "figures": 1, "ensembles": 1,
-                    "sweep": 1, "experiment_config": 1, "all": 1}
+    assert plan == {"train_star": 1, "barrier": 1, "ensemble": 1, "aggregate": 1, "figures": 1, "ensembles": 1,
+                    "benchmarks": 1, "sweep": 1, "experiment_config": 1, "all": 1}
     before = finished_jobs(workdir)
     run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited), "--config", FALLBACK)
     new = {k: v for k, v in finished_jobs(workdir).items() if k not in before}
-    # the star, then one barrier group and the star's ensembles
+    # the star, then its barrier job (one group) and the star's ensembles
     assert len(new) == 3 and {state for _, state in new.values()} == {"COMPLETED"}, new
 
 

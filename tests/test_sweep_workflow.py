@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = "config/tiny_sweep.yaml"
 BASE, NARROW = "tiny_sweep", "tiny_sweep/model.width=16"
-TABLES = {"aggregate": 1, "figures": 1, "sweep": 1, "experiment_config": 1, "all": 1}
+TABLES = {"aggregate": 1, "figures": 1, "benchmarks": 1, "sweep": 1, "experiment_config": 1, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +67,21 @@ def test_report_holds_every_figure_table_and_the_config(sweep_run):
 
 def test_extending_a_star_axis_adds_only_its_stars_and_pairs(sweep_run):
     plan = extended(sweep_run, lambda s: s["star.t_scheme"].append("constant"))
-    # two stars (k=1, k=2), their 2 x 2 star-held-out and 1 + 2 star-anchor pairs, their ensembles: nothing retrained
-    assert plan == {"train_star": 2, "barrier": 7, "ensemble": 2, "ensembles": 1, **TABLES}
+    # two stars (k=1, k=2), the barrier jobs of their 2 x 2 star-held-out and 1 + 2 star-anchor pairs (one per
+    # star), their ensembles: nothing retrained
+    assert plan == {"train_star": 2, "barrier": 2, "ensemble": 2, "ensembles": 1, **TABLES}
 
 
 def test_extending_a_model_axis_trains_only_the_new_variant(sweep_run):
     plan = extended(sweep_run, lambda s: s["model.width"].append(8))
-    # 2 anchors, 2 held-out models, 2 stars; 4 anchor-held-out, 4 star-held-out, 3 star-anchor pairs
-    assert plan == {"train": 4, "train_star": 2, "barrier": 11, "ensemble": 2, "ensembles": 1, **TABLES}
+    # 2 anchors, 2 held-out models, 2 stars; 4 anchor-held-out, 4 star-held-out, 3 star-anchor pairs in one
+    # barrier job per anchor and per star
+    assert plan == {"train": 4, "train_star": 2, "barrier": 4, "ensemble": 2, "ensembles": 1, **TABLES}
 
 
 def test_extending_the_heldout_counts_trains_only_new_heldout_models(sweep_run):
     plan = extended(sweep_run, lambda s: s["heldout.count"].append(3))
-    # one held-out model per variant, and its pairs: 2 anchors + 4 stars (base), 2 anchors + 2 stars (width 16)
-    assert plan == {"train": 2, "barrier": 10, "aggregate": 2, "figures": 2, "sweep": 1, "experiment_config": 1,
-                    "all": 1}
+    # one held-out model per variant, and its pairs: 2 anchors + 4 stars (base), 2 anchors + 2 stars (width 16), in
+    # the barrier jobs of those models (each computes only its new pair)
+    assert plan == {"train": 2, "barrier": 10, "aggregate": 2, "figures": 2, "benchmarks": 2, "sweep": 1,
+                    "experiment_config": 1, "all": 1}

@@ -12,7 +12,7 @@ from starlight.align import apply_permutations, permutation_spec
 from starlight.barrier import barriers_from_curve, curve, grid
 from starlight.checkpoint import load_extra, load_into, load_state_dict
 from starlight.data import load_splits
-from starlight.jobs.barrier import barrier_job
+from starlight.jobs.barrier import pair_job
 from starlight.jobs.common import ANCHOR_BASES
 from starlight.jobs.star import anchor_realigner, star_job
 from starlight.jobs.train import train_job
@@ -88,7 +88,7 @@ def test_the_star_keeps_the_permutations_of_the_anchors_it_was_last_trained_agai
 
 def _barrier(dataset_file, models, pair_type, m1, m2) -> pd.Series:
     curve_csv, barrier_csv = models / f"{m1}__{m2}.curve.csv", models / f"{m1}__{m2}.barriers.csv"
-    barrier_job(str(dataset_file), EXP | {"n_anchors": 2}, pair_type, m1, m2, str(models / f"{m1}.pt"),
+    pair_job(str(dataset_file), EXP | {"n_anchors": 2}, pair_type, m1, m2, str(models / f"{m1}.pt"),
                 str(models / f"{m2}.pt"), str(curve_csv), str(barrier_csv))
     return pd.read_csv(barrier_csv).iloc[0]
 

@@ -10,7 +10,7 @@ folder.py) offer the same interface.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -46,13 +46,15 @@ def seeded_subset(n: int, size: int, seed: int) -> torch.Tensor:
 
 
 def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 [B,C,H,W] -> float, standardised per channel."""
-    x = images.float() / 255.0
+    """uint8 [B,C,H,W] -> float, standardised per channel. In place on the one float copy: the same values as
+    `((x / 255) - mean) / std` out of place, at half the cost of allocating a tensor per operation (for a small
+    model the batch's normalisation is a tenth of its training step)."""
+    x = images.to(torch.float32, copy=True).div_(255.0)  # a copy even of float input, which stays as it is
     if len(mean) == 1:
-        return (x - mean[0]) / std[0]
+        return x.sub_(mean[0]).div_(std[0])
     mean_t = torch.tensor(mean, device=x.device).view(-1, 1, 1)
     std_t = torch.tensor(std, device=x.device).view(-1, 1, 1)
-    return (x - mean_t) / std_t
+    return x.sub_(mean_t).div_(std_t)
 
 
 @dataclass
@@ -65,6 +67,9 @@ class ImageSet:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     augment: Augment | None = None
+    # every image normalised, made on first use by the batches that are not augmented (a copy of the set in
+    # float32: each later batch is then one gather, or a view, instead of a conversion and three passes)
+    _normalised_all: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return self.labels.shape[0]
@@ -96,10 +101,16 @@ class ImageSet:
         idx = seeded_subset(len(self), size, seed).to(self.device)
         return replace(self, images=self.images[idx], labels=self.labels[idx])
 
+    def _all_normalised(self) -> torch.Tensor:
+        if self._normalised_all is None or self._normalised_all.device != self.images.device:
+            self._normalised_all = self.normalise(self.images)
+        return self._normalised_all
+
     def batches(self, batch_size: int) -> Iterator[Batch]:
         """Evaluation batches, in order, never augmented."""
+        images = self._all_normalised()
         for start in range(0, len(self), batch_size):
-            yield self.normalise(self.images[start:start + batch_size]), self.labels[start:start + batch_size]
+            yield images[start:start + batch_size], self.labels[start:start + batch_size]
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return len(batch_bounds(len(self), batch_size))
@@ -109,11 +120,13 @@ class ImageSet:
         g = epoch_generator(seed, epoch)
         order = torch.randperm(len(self), generator=g).to(self.device)
         draws = self.augment.draw(len(self), g).to(self.device) if self.augment else None
+        normalised = None if draws is not None else self._all_normalised()
         for start, stop in batch_bounds(len(self), batch_size):
             idx = order[start:stop]  # index_select gathers rows about twice as fast as x[idx] on the CPU
-            images = self.images.index_select(0, idx)
-            if draws is not None:
-                images = self.augment.apply(images, draws[start:stop])
+            if normalised is not None:
+                yield normalised.index_select(0, idx), self.labels.index_select(0, idx)
+                continue
+            images = self.augment.apply(self.images.index_select(0, idx), draws[start:stop])
             yield self.normalise(images), self.labels.index_select(0, idx)
 
 

@@ -1,42 +1,96 @@
-"""Step `barrier`: align one pair, then measure loss and accuracy along the straight path, aligned and not."""
+"""Step `barrier`: for each pair of a batch (the pairs of one model), align it, then measure loss and accuracy
+along the straight path, aligned and not. One job evaluates many pairs: its start-up and the data it loads are
+shared, and pairs whose inputs did not change since they were last evaluated are kept (memo.py)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from ..barrier import barriers_from_curve, curve, grid
-from ..checkpoint import load_extra, load_into
+from ..checkpoint import load_extra, load_into, save_json
 from ..models import has_batchnorm
+from ..phases import phase
+from . import memo
 from .common import ANCHOR_BASES, bn_data, code_record, model_factory, setup, splits_of, train_eval_data, write_csv
 
 log = logging.getLogger("starlight")
 
 
-def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model2: str, ckpt1: str, ckpt2: str,
-                out_curve: str, out_barriers: str, threads: int = 1) -> None:
+def barrier_job(dataset_file: str, exp: dict, model1: str, ckpt1: str, pairs: list[tuple[str, str, str]],
+                out_batch: str, threads: int = 1) -> None:
+    """Evaluate a batch of pairs of `model1`: `pairs` lists (pair_type, model2, checkpoint of model2); each
+    pair's outputs are `pair_stem(...)`.curve.csv and .barriers.csv next to `out_batch`'s folder. The data, the
+    evaluation sets and model1 are loaded once. A pair whose outputs exist and were made from the same
+    checkpoints, params and code (memo.py) is kept as it is; `out_batch` lists every pair with its key."""
+    t0 = time.perf_counter()
+    load_model, m1, context = _shared(dataset_file, exp, ckpt1, threads)
+    listing, computed = [], 0
+    for pair_type, model2, ckpt2 in pairs:
+        stem = str(pair_stem(Path(out_batch).parent, pair_type, model1, model2))
+        outputs = [f"{stem}.curve.csv", f"{stem}.barriers.csv"]
+        with phase("load"):
+            key = memo.pair_key((pair_type, model1, model2), (ckpt1, ckpt2), exp)
+        listing.append({"pair_type": pair_type, "model1": model1, "model2": model2, "key": key})
+        if memo.fresh(stem, outputs, key):
+            continue
+        memo.forget(stem)
+        pair_barriers(exp, pair_type, model1, model2, m1, load_model(ckpt2), ckpt1, context, *outputs)
+        memo.remember(stem, key)
+        computed += 1
+    with phase("write"):
+        save_json({"pairs": listing}, out_batch)
+    log.info("%s: %d pairs, %d computed, %d unchanged, %.1fs", model1, len(pairs), computed, len(pairs) - computed,
+             time.perf_counter() - t0)
+
+
+def pair_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model2: str, ckpt1: str, ckpt2: str,
+             out_curve: str, out_barriers: str, threads: int = 1) -> None:
+    """One pair on its own, into the given files (no key, no listing)."""
+    load_model, m1, context = _shared(dataset_file, exp, ckpt1, threads)
+    pair_barriers(exp, pair_type, model1, model2, m1, load_model(ckpt2), ckpt1, context, out_curve, out_barriers)
+
+
+def _shared(dataset_file: str, exp: dict, ckpt1: str, threads: int):
+    """What every pair of a batch uses: a loader of checkpoints, model1, and the evaluation data."""
+    device = setup(exp, threads)
+    splits = splits_of(exp, dataset_file, device)
+    new_model = model_factory(exp)
+
+    @phase("load")
+    def load_model(ckpt: str):
+        return load_into(new_model(), ckpt, exp["model"]).to(device).eval()
+
+    m1 = load_model(ckpt1)
+    context = {"eval_sets": {"train": train_eval_data(exp, splits), "test": splits.test},
+               "bn_x": bn_data(exp, splits) if has_batchnorm(m1) else None, "example": splits.train.head(256)}
+    return load_model, m1, context
+
+
+def pair_stem(pairs_dir: str | Path, pair_type: str, model1: str, model2: str) -> Path:
+    """Where one pair's outputs live: <pairs_dir>/<pair_type>/<model1>__<model2>."""
+    return Path(pairs_dir) / pair_type / f"{model1}__{model2}"
+
+
+def pair_barriers(exp: dict, pair_type: str, model1: str, model2: str, m1, m2, ckpt1: str, context: dict,
+                  out_curve: str, out_barriers: str) -> None:
     """Align model2 onto model1, then measure loss/accuracy along the straight path, aligned and not.
 
     With BN, every point of both curves (endpoints included) uses statistics re-estimated on the same BN
     subset, so the two curves share their endpoints and the endpoint columns describe the models as used."""
     t0 = time.perf_counter()
-    device = setup(exp, threads)
-    splits = splits_of(exp, dataset_file, device)
-    new_model = model_factory(exp)
-    m1 = load_into(new_model(), ckpt1, exp["model"]).to(device).eval()
-    m2 = load_into(new_model(), ckpt2, exp["model"]).to(device).eval()
     bcfg = exp["barrier"]
     ts = grid(bcfg["grid_points"])
-    bn_x = bn_data(exp, splits) if has_batchnorm(m1) else None
-    eval_sets = {"train": train_eval_data(exp, splits), "test": splits.test}
+    eval_sets, bn_x = context["eval_sets"], context["bn_x"]
 
     variants = {"unaligned": m2}
     if bcfg["align"]:
         from ..align import align
 
-        variants["aligned"] = align(m1, m2, splits.train.head(256), seed=bcfg["align_seed"],
+        variants["aligned"] = align(m1, m2, context["example"], seed=bcfg["align_seed"],
                                     method=bcfg["align_method"])
     rows, barriers = [], {}
     for variant, model in variants.items():
@@ -45,7 +99,7 @@ def barrier_job(dataset_file: str, exp: dict, pair_type: str, model1: str, model
         barriers[variant] = barriers_from_curve(points)
     if pair_type == "star_anchor":
         barriers["training_basis"] = training_basis_barriers(m1, m2, ckpt1, model2, eval_sets, ts, bn_x,
-                                                             barriers["unaligned"], splits.train.head(256))
+                                                             barriers["unaligned"], context["example"])
     main = barriers["aligned" if bcfg["align"] else "unaligned"]
     record = {"pair_type": pair_type, "model1": model1, "model2": model2,
               "n_anchors": exp.get("n_anchors"), "aligned": bool(bcfg["align"]), **main}

@@ -1,7 +1,6 @@
 rule aggregate:
     input:
-        barriers=lambda wc: pair_files(wc, "barriers"),
-        curves=lambda wc: pair_files(wc, "curve"),
+        batches=batch_files,
     output:
         barriers=f"{RESULTS}/{{exp}}/barriers.csv",
         curves=f"{RESULTS}/{{exp}}/curves.csv",
@@ -21,6 +20,8 @@ rule aggregate:
     params:
         code=code("aggregate", "aggregate.py"),
         star_columns=lambda wc: xp.star_columns(exp_cfg(wc)),
+        barriers=lambda wc: pair_files(wc, "barriers"),
+        curves=lambda wc: pair_files(wc, "curve"),
     script:
         "../scripts/aggregate.py"
 
@@ -112,3 +113,27 @@ rule experiment_config:
         code=lambda wc: params.code("config_record", None, "experiment_config.py"),
     script:
         "../scripts/experiment_config.py"
+
+
+rule benchmarks:
+    input:
+        experiment_outputs,
+    output:
+        report(
+            f"{RESULTS}/{{exp}}/benchmarks.csv",
+            caption="../report/benchmarks.rst",
+            category="{exp}",
+            subcategory="tables",
+        ),
+    log:
+        f"{RESULTS}/{{exp}}/logs/benchmarks.log",
+    benchmark:
+        f"{RESULTS}/{{exp}}/benchmarks/benchmarks.tsv"
+    conda:
+        "../../envs/starlight.yaml"
+    threads: 1
+    params:
+        results=lambda wc: f"{RESULTS}/{wc.exp}",
+        code=code("costs", "benchmarks.py"),
+    script:
+        "../scripts/benchmarks.py"

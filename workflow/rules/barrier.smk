@@ -1,15 +1,19 @@
+# One job per model1: it evaluates all of that model's pairs (its start-up and data loading shared), writing each
+# pair's curve and barriers under pairs/<pair_type>/; its output lists them. A rerun (one more held-out model, a
+# retrained model) recomputes only the pairs whose checkpoints, params or code changed (starlight/jobs/memo.py).
 rule barrier:
     input:
         data=dataset_file,
         model1=lambda wc: model_path(wc.exp, wc.model1),
-        model2=lambda wc: model_path(wc.exp, wc.model2),
+        models2=lambda wc: [
+            model_path(wc.exp, model2) for _, model2 in batch_pairs(wc.exp, wc.model1)
+        ],
     output:
-        curve=f"{RESULTS}/{{exp}}/pairs/{{pair_type}}/{{model1}}__{{model2}}.curve.csv",
-        barriers=f"{RESULTS}/{{exp}}/pairs/{{pair_type}}/{{model1}}__{{model2}}.barriers.csv",
+        batch=batch_file("{exp}", "{model1}"),
     log:
-        f"{RESULTS}/{{exp}}/logs/barrier/{{pair_type}}/{{model1}}__{{model2}}.log",
+        f"{RESULTS}/{{exp}}/logs/barrier/{{model1}}.log",
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/barrier/{{pair_type}}/{{model1}}__{{model2}}.tsv"
+        f"{RESULTS}/{{exp}}/benchmarks/barrier/{{model1}}.tsv"
     group:
         "barriers"
     conda:
@@ -18,8 +22,9 @@ rule barrier:
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=10,
+        runtime=lambda wc: 5 + 5 * len(batch_pairs(wc.exp, wc.model1)),
     params:
         cfg=barrier_params,
+        pairs=lambda wc: batch_pairs(wc.exp, wc.model1),
     script:
         "../scripts/barrier.py"

@@ -188,6 +188,22 @@ def pair_files(wildcards, kind):
     ]
 
 
+def batch_file(exp, model1):
+    """What a barrier job writes besides its pairs' files: the list of its pairs and their keys."""
+    return f"{RESULTS}/{exp}/pairs/{model1}.pairs.json"
+
+
+def batch_pairs(exp, model1):
+    """[pair_type, model2] of every pair of `model1`, in the experiment's order: one barrier job's batch."""
+    return [[t, m2] for t, m1, m2 in experiment_pairs(exp) if m1 == model1]
+
+
+def batch_files(wildcards):
+    """The barrier jobs of an experiment: one per model that is model1 of a pair."""
+    model1s = dict.fromkeys(m1 for _, m1, _ in experiment_pairs(wildcards.exp))
+    return [batch_file(wildcards.exp, m1) for m1 in model1s]
+
+
 def sweep_variants(name):
     """What the sweep table needs to know of each variant of experiment `name`."""
     return [
@@ -207,19 +223,28 @@ def sweep_variants(name):
     ]
 
 
+def experiment_results(exp):
+    """An experiment's tables and figures: the outputs of all its jobs but the cost table."""
+    outs = [f"{RESULTS}/{exp}/{name}.csv" for name in ("barriers", "summary", "curves")]
+    outs += [
+        f"{RESULTS}/{exp}/figures/{fig}.{ext}"
+        for fig in ("curves", "barriers")
+        for ext in ("png", "svg")
+    ]
+    if EXPERIMENTS[exp]["ensembles"]["enabled"]:
+        outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+    return outs
+
+
+def experiment_outputs(wildcards):
+    """What the cost table of an experiment waits for: every other job of it has run."""
+    return experiment_results(wildcards.exp)
+
+
 def all_outputs():
     outs = []
     for exp in EXPERIMENTS:
-        outs += [
-            f"{RESULTS}/{exp}/{name}.csv" for name in ("barriers", "summary", "curves")
-        ]
-        outs += [
-            f"{RESULTS}/{exp}/figures/{fig}.{ext}"
-            for fig in ("curves", "barriers")
-            for ext in ("png", "svg")
-        ]
-        if EXPERIMENTS[exp]["ensembles"]["enabled"]:
-            outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+        outs += experiment_results(exp) + [f"{RESULTS}/{exp}/benchmarks.csv"]
     for name in SWEEPS:
         outs += [f"{RESULTS}/{name}/{f}" for f in ("table.csv", "table.md", "config.yaml")]
     return outs
