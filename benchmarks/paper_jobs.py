@@ -160,15 +160,17 @@ def job_seconds(job: Job, exps: dict[str, dict], model: FlopModel) -> float:
         realign = (train["epochs"] - 1) * star.n_anchors * ALIGN_S if section["realign_every_epoch"] else 0.0
         fit = train["epochs"] * model.epoch_s(work, train["batch_size"], n["train"]) * STAR_STEP
         return STARTUP_S + fit + realign + final_eval
-    if job.rule == "barrier":
+    if job.rule == "barrier":  # every pair of one model1 (workflow/rules/barrier.smk)
         b = exp["barrier"]
-        curves = 2 if b["align"] else 1
         model1 = job.wildcard("model1")
-        if job.wildcard("pair_type") == "star_anchor" and xp.star_section(exp, xp.star(exp, model1))[
-                "realign_every_epoch"]:
-            curves += 1  # the training-basis curve
         per_curve = model.eval_s(work, n["train_eval"] + n["test"] + n["bn"], passes=b["grid_points"])
-        return STARTUP_S + (ALIGN_S if b["align"] else 0.0) + curves * per_curve
+        seconds = STARTUP_S
+        for pair_type, _, _ in (p for p in xp.pairs(exp) if p[1] == model1):
+            curves = 2 if b["align"] else 1
+            if pair_type == "star_anchor" and xp.star_section(exp, xp.star(exp, model1))["realign_every_epoch"]:
+                curves += 1  # the training-basis curve
+            seconds += (ALIGN_S if b["align"] else 0.0) + curves * per_curve
+        return seconds
     star = xp.star(exp, job.wildcard("star"))  # ensemble
     samples, k = exp["ensembles"]["samples"], star.n_anchors
     return (STARTUP_S + k * ALIGN_S + model.eval_s(work, n["test"], passes=1 + k + samples)
