@@ -47,8 +47,11 @@ def test_statistics_do_not_depend_on_stored_ones_or_on_the_batch_split():
     x = torch.randn(1000, 1, 28, 28)
     recompute_bn_stats(a, x, batch_size=1000)
     recompute_bn_stats(b, x, batch_size=333)
+    # Equal up to the float32 rounding of each batch's own statistics (BN computes them in float32; measured
+    # 0.6e-6 to 1.3e-6 relative for the variance, depending on the thread count), far below what weighting batches
+    # of different sizes equally would change.
     assert torch.allclose(a.net[2].running_mean, b.net[2].running_mean, atol=1e-6)
-    assert torch.allclose(a.net[2].running_var, b.net[2].running_var, rtol=1e-6)
+    assert torch.allclose(a.net[2].running_var, b.net[2].running_var, rtol=1e-5)
 
 
 def test_a_single_image_is_refused_with_a_clear_error():

@@ -72,7 +72,11 @@ def test_synthetic_resnet_smoke_config_runs_the_whole_dag(tmp_path):
     assert raw["train_x"].shape == (1000, 3, 32, 32) and raw["train_x"].dtype == torch.uint8
     barriers = pd.read_csv(res / "barriers.csv")
     assert barriers["pair_type"].value_counts().to_dict() == {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1}
-    assert barriers.filter(like="barrier").notna().all().all()
+    assert barriers.filter(regex="^(unaligned_)?(train|test)_(loss|acc)_barrier$").notna().all().all()
+    # the training basis is measured for the star-anchor pair only
+    basis = barriers.filter(like="training_basis_")
+    assert basis[barriers.pair_type == "star_anchor"].notna().all().all()
+    assert basis[barriers.pair_type != "star_anchor"].isna().all().all()
     # barrier.train_eval_subset and bn_subset: 300 of the 900 training images, 200 for BN
     assert barriers[["n_train_eval", "n_test_eval", "n_bn"]].drop_duplicates().values.tolist() == [[300, 300, 200]]
     assert set(pd.read_csv(res / "curves.csv")["t"]) == {0.0, 0.5, 1.0}
