@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import options
+from .init import kaiming_convs_zero_linear_bias
 
 NAME = "densenet40"
 KEYS = {"width_multiplier": 1.0, "dropout": 0.0}
@@ -75,11 +76,7 @@ class DenseNet40(nn.Module):
         self.bn1 = nn.BatchNorm2d(channels)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, n_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.Linear):
-                nn.init.zeros_(module.bias)
+        kaiming_convs_zero_linear_bias(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rest(self.stem(x))

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import options
+from .init import kaiming_convs_zero_linear_bias
 
 NAME = "wrn"
 KEYS = {"depth": None, "widen_factor": 1, "width_multiplier": 1.0, "dropout": 0.0}
@@ -65,11 +66,7 @@ class WideResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(widths[2])
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[2], n_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.Linear):
-                nn.init.zeros_(module.bias)
+        kaiming_convs_zero_linear_bias(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rest(self.stem(x))
