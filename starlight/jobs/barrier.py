@@ -65,8 +65,11 @@ def _shared(dataset_file: str, exp: dict, ckpt1: str, threads: int):
         return load_into(new_model(), ckpt, exp["model"]).to(device).eval()
 
     m1 = load_model(ckpt1)
+    with phase("load"):  # a re-aligned star's anchor permutations (its star-anchor pairs' training basis)
+        anchor_bases = load_extra(ckpt1, ANCHOR_BASES) or {}
     context = {"eval_sets": {"train": train_eval_data(exp, splits), "test": splits.test},
-               "bn_x": bn_data(exp, splits) if has_batchnorm(m1) else None, "example": splits.train.head(256)}
+               "bn_x": bn_data(exp, splits) if has_batchnorm(m1) else None, "example": splits.train.head(256),
+               "anchor_bases": anchor_bases}
     return load_model, m1, context
 
 
@@ -98,8 +101,9 @@ def pair_barriers(exp: dict, pair_type: str, model1: str, model2: str, m1, m2, c
         rows += [{"aligned": variant == "aligned", **r} for r in points]
         barriers[variant] = barriers_from_curve(points)
     if pair_type == "star_anchor":
-        barriers["training_basis"] = training_basis_barriers(m1, m2, ckpt1, model2, eval_sets, ts, bn_x,
-                                                             barriers["unaligned"], context["example"])
+        barriers["training_basis"] = training_basis_barriers(m1, m2, context["anchor_bases"].get(model2), model2,
+                                                             eval_sets, ts, bn_x, barriers["unaligned"],
+                                                             context["example"])
     main = barriers["aligned" if bcfg["align"] else "unaligned"]
     record = {"pair_type": pair_type, "model1": model1, "model2": model2,
               "n_anchors": exp.get("n_anchors"), "aligned": bool(bcfg["align"]), **main}
@@ -119,12 +123,11 @@ def pair_barriers(exp: dict, pair_type: str, model1: str, model2: str, m1, m2, c
              time.perf_counter() - t0)
 
 
-def training_basis_barriers(star, anchor, star_ckpt: str, anchor_id: str, eval_sets, ts, bn_x, unaligned: dict,
+def training_basis_barriers(star, anchor, perms, anchor_id: str, eval_sets, ts, bn_x, unaligned: dict,
                             example) -> dict:
-    """A star–anchor pair's barriers in the basis the star was trained in: the anchor permuted as the star's
-    training last re-aligned it (kept in the star's checkpoint), or as given when the star never re-aligned it
-    (then they equal the unaligned barriers). Fresh matching stays the headline."""
-    perms = (load_extra(star_ckpt, ANCHOR_BASES) or {}).get(anchor_id)
+    """A star–anchor pair's barriers in the basis the star was trained in: the anchor permuted by `perms`, as the
+    star's training last re-aligned it (kept in the star's checkpoint), or as given when the star never re-aligned
+    it (`perms` None: then they equal the unaligned barriers). Fresh matching stays the headline."""
     if perms is None:
         return dict(unaligned)
     import copy
@@ -135,7 +138,7 @@ def training_basis_barriers(star, anchor, star_ckpt: str, anchor_id: str, eval_s
     try:
         state = apply_permutations(anchor.state_dict(), spec, perms)
     except ValueError as err:  # permutations of another engine (align_method: rebasin) that miss groups
-        log.warning("%s: no training-basis barriers for %s: %s", star_ckpt, anchor_id, err)
+        log.warning("no training-basis barriers for %s: %s", anchor_id, err)
         return {k: float("nan") for k in unaligned}
     permuted = copy.deepcopy(anchor)
     permuted.load_state_dict(state)
