@@ -37,9 +37,10 @@ PARTIAL_UPDATE_FRACTION = 0.5  # update a matrix in place when fewer than this f
 class _Term:
     """One member's (n, n) matrix C[i, j] = <unit i of A, unit j of B with its other axis permuted>.
 
-    A and B are stored as (L, r, n) slabs: L along the member's other permuted axis (1 if it has none),
-    r the remaining entries, the units last. Permuting the other axis gathers whole (r, n) slabs, and
-    C = A^T B is one matrix product.
+    A and B are stored as (n, L, r): the units first, then L along the member's other permuted axis (1 if it
+    has none), then r, the remaining entries. That is a weight's own memory order when the units are its
+    first axis (output channels, BN parameters), so those members are views; others are copied once.
+    Permuting the other axis gathers runs of r entries, and C = A B^T is one matrix product.
     """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, member: Member, size: int,
@@ -51,7 +52,8 @@ class _Term:
         self.n = size
         self.a, self.b = _slabs(a, member, size, self.other), _slabs(b, member, size, self.other)
         # every unit's squared norm (over this member), which no permutation of the other axis changes
-        self.unit_norms = tuple(t.reshape(-1, size).square().sum(0) for t in (self.a, self.b))
+        self.unit_norms = tuple(torch.linalg.vector_norm(t.reshape(size, -1), dim=1).square()
+                                for t in (self.a, self.b))
         self.matrix: torch.Tensor | None = None
         self.index: torch.Tensor | None = None  # the other axis's order behind `matrix`
         self.version = 0  # counts the changes of `matrix`
@@ -69,13 +71,13 @@ class _Term:
         if self.matrix is not None:
             moved = (new != self.index).nonzero().flatten()
             if len(moved) < PARTIAL_UPDATE_FRACTION * len(new):
-                moved_a = self.a.index_select(0, moved).reshape(-1, self.n)
-                delta_b = self.b.index_select(0, new[moved]) - self.b.index_select(0, self.index[moved])
-                self.matrix = self.matrix + moved_a.T @ delta_b.reshape(-1, self.n)
+                moved_a = self.a.index_select(1, moved).reshape(self.n, -1)
+                delta_b = self.b.index_select(1, new[moved]) - self.b.index_select(1, self.index[moved])
+                self.matrix = self.matrix + moved_a @ delta_b.reshape(self.n, -1).T
                 self.index, self.version = new, self.version + 1
                 return self.matrix
-        b = self.b if new is None else self.b.index_select(0, new)
-        self.matrix = self.a.reshape(-1, self.n).T @ b.reshape(-1, self.n)
+        b = self.b if new is None else self.b.index_select(1, new)
+        self.matrix = self.a.reshape(self.n, -1) @ b.reshape(self.n, -1).T
         self.index, self.version = new, self.version + 1
         return self.matrix
 
@@ -85,23 +87,23 @@ class _Term:
         dev = self.a.device
 
         def b_units(which: torch.Tensor) -> torch.Tensor:
-            t = self.b.index_select(2, which.to(dev))
-            return (t if self.index is None else t.index_select(0, self.index)).double()
+            t = self.b.index_select(0, which.to(dev))
+            return (t if self.index is None else t.index_select(1, self.index)).double()
 
-        a = self.a.index_select(2, rows.to(dev)).double()
+        a = self.a.index_select(0, rows.to(dev)).double()
         return (a * (b_units(new) - b_units(old))).sum().item()
 
 
 def _slabs(t: torch.Tensor, member: Member, size: int, other: tuple[int, list] | None) -> torch.Tensor:
-    """The member's slice of `t` as (L, r, n): L along the other permuted axis, then the rest, units last."""
+    """The member's slice of `t` as (n, L, r): units first, then the other permuted axis, then the rest
+    (a view where that is `t`'s own memory order, else a copy)."""
     t = t.detach().float().movedim(member.axis, 0).narrow(0, member.offset, size * member.block)
     t = t.reshape(size, member.block, *t.shape[1:])  # (n, block, the other axes in order)
     if other is None:
-        t = t.reshape(size, 1, -1)
-    else:
-        axis = other[0]
-        t = t.movedim(axis + 2 if axis < member.axis else axis + 1, 1)
-    return t.reshape(t.shape[0], t.shape[1], -1).permute(1, 2, 0).contiguous()
+        return t.reshape(size, 1, -1).contiguous()
+    axis = other[0]
+    t = t.movedim(axis + 2 if axis < member.axis else axis + 1, 1)
+    return t.reshape(size, t.shape[1], -1).contiguous()
 
 
 def match(spec: PermutationSpec, reference: dict[str, torch.Tensor], model: dict[str, torch.Tensor], *,
