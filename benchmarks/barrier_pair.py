@@ -27,7 +27,7 @@ from starlight.models import build_model, has_batchnorm
 
 # name: (model section, input shape, (train, test, BN images) on the CPU)
 MODELS = {
-    "mlp": ({"name": "mlp", "depth": 1, "width": 128}, (1, 28, 28), (54000, 10000, 0)),
+    "mlp": ({"name": "mlp", "depth": 3, "width": 128}, (1, 28, 28), (54000, 10000, 0)),
     "cnn": ({"name": "cnn", "depth": 3, "width": 32, "batchnorm": True}, (1, 28, 28), (384, 128, 16)),
     "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, (3, 32, 32), (192, 64, 8)),
 }

@@ -6,8 +6,10 @@ SGD step, the schedule and the epoch's loss and accuracy sums. Denominator: the 
 stepping (`starlight.train.sgd_step`) over the same epoch's batches made beforehand: float, normalised, augmented,
 shaped as the model takes them. Timed interleaved in one process (benchmarks/harness.py). Target: ≤ 1.10.
 
-- mlp: the default experiment's model (784-128-10) on Fashion-MNIST's training split (54,000 images, from disk
-  when it is there, else synthetic images of its shape), no augmentation (Fashion-MNIST has none);
+- mlp: the default experiment's model (784-128-128-128-10) on Fashion-MNIST's training split (54,000 images,
+  from disk when it is there, else synthetic images of its shape), no augmentation (Fashion-MNIST has none);
+- mlp1: the same with one hidden layer (784-128-10, the default's model until the default grew deeper), the
+  smallest step in the zoo, where the loop's own per-step work shows most;
 - resnet18_cifar at width 1/4 on synthetic CIFAR-10-shaped uint8 images with crop (padding 4) + flip; on the CPU
   a few batches stand for the epoch (`--images`), on a GPU 50,000 images.
 
@@ -32,7 +34,8 @@ TRAIN = {"epochs": 1, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "nesterov"
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 # name: (model section, images on the CPU, images on a GPU, repetitions)
 MODELS = {
-    "mlp": ({"name": "mlp", "depth": 1, "width": 128}, None, None, 7),
+    "mlp": ({"name": "mlp", "depth": 3, "width": 128}, None, None, 7),
+    "mlp1": ({"name": "mlp", "depth": 1, "width": 128}, None, None, 7),
     "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, 1024, 50000, 5),
 }
 TARGET = 1.10
@@ -60,7 +63,7 @@ def candidates(name: str, args, device: torch.device) -> dict:
     if args.width_multiplier is not None and "width_multiplier" in model_cfg:
         model_cfg = {**model_cfg, "width_multiplier": args.width_multiplier}
     n = args.images or (gpu_images if device.type == "cuda" else cpu_images)
-    data = (fashion_mnist_train() if name == "mlp" else cifar_shaped(n)).to(device)
+    data = (fashion_mnist_train() if name.startswith("mlp") else cifar_shaped(n)).to(device)
     torch.manual_seed(0)
     shape = tuple(data.images.shape[1:])
     model = build_model(model_cfg, shape).to(device)
