@@ -77,7 +77,7 @@ def test_the_cpu_sweep_sweeps_around_the_default_experiment():
         {k: v for k, v in default[name].items() if k != "ensembles"}
     exp = swept[name]
     assert exp["star"]["n_anchors"] == [1, 2, 4, 8] and exp["anchors"]["count"] == 8
-    assert [v.value for v in sweep.variants(name, exp)] == [None, 32, 64]
+    assert [v.value for v in sweep.variants(name, exp)] == [None, 64, 192]
     assert [s.get("t_scheme") for s in sweep.star_settings(exp)] == [None, "uniform", "constant"]
 
 
