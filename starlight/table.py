@@ -5,10 +5,14 @@ One row per (variant, star group, held-out count, metric). A variant is the base
 model/data/training axis; a star group is a k and the star settings; the held-out count is each value of a
 `heldout.count` axis (its rows read the first n held-out models). Anchor–held-out barriers belong to a variant and
 a held-out count, not to a star, so each star group's row shows its variant's.
+
+Across k, `k_trend` reads each series of rows that differ only in k: the least-squares slope of mean SH against
+log2 k (`SH_slope_log2k`, per doubling of k) and whether SA ≤ SH < AH holds at every k of the series (`ordered`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .aggregate import group_columns
@@ -63,6 +67,27 @@ def paper_columns(table: pd.DataFrame, paper: list[dict]) -> pd.DataFrame:
     return table
 
 
+def _series_columns(table: pd.DataFrame) -> list[str]:
+    """The columns that name a series of rows differing only in k."""
+    return [c for c in table.columns if c in ("variant", "heldout_count", "metric") or c.startswith("star.")]
+
+
+def k_trend(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with `ordered` (SA ≤ SH < AH on this row; a row without star-anchor pairs needs only SH < AH) and,
+    on every row of a series over k, `SH_slope_log2k` (NaN for a series of one k) and `ordered_every_k`."""
+    table = table.copy()
+    sa_ok = (table["SA_n"] == 0) | (table["SA_mean"] <= table["SH_mean"])
+    table["ordered"] = sa_ok & (table["SH_mean"] < table["AH_mean"])
+    table["SH_slope_log2k"] = float("nan")
+    table["ordered_every_k"] = False
+    for _, series in table.groupby(_series_columns(table), dropna=False, sort=False):
+        ks = series["n_anchors"].astype(float)
+        if ks.nunique() > 1:
+            table.loc[series.index, "SH_slope_log2k"] = np.polyfit(np.log2(ks), series["SH_mean"], 1)[0]
+        table.loc[series.index, "ordered_every_k"] = bool(series["ordered"].all())
+    return table
+
+
 def sweep_table(variants: list[tuple[dict, pd.DataFrame, list[int], int]], paper: list[dict] | None = None,
                 star_base: dict | None = None) -> pd.DataFrame:
     """All variants' rows: `variants` holds (description, barriers, held-out counts, held-out seed_start).
@@ -77,7 +102,7 @@ def sweep_table(variants: list[tuple[dict, pd.DataFrame, list[int], int]], paper
     for column, value in (star_base or {}).items():
         table[column] = table[column].fillna(value) if column in table else value
         table["base_settings"] &= table[column].astype(str) == str(value)
-    return paper_columns(table, paper or [])
+    return k_trend(paper_columns(table, paper or []))
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -100,5 +125,23 @@ def markdown(table: pd.DataFrame) -> str:
         cells = [str(row[c]) for c in settings] + [cell(row, s) for s in PAIRS] + [
             f"{row['SH_over_AH']:.3f}", paper(row, "paper_SH"), paper(row, "paper_AH"),
             paper(row, "paper_SH_over_AH")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n" + trend_markdown(table)
+
+
+def trend_markdown(table: pd.DataFrame) -> str:
+    """One row per series over k: its k values, SH at the smallest and the largest k, the slope of SH against
+    log2 k, and whether SA ≤ SH < AH held at every k."""
+    series_columns = _series_columns(table)
+    header = [*series_columns, "k", "SH at smallest k", "SH at largest k", "SH slope per doubling of k",
+              "SA ≤ SH < AH at every k"]
+    lines = ["", "## Star–held-out barrier against k", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, series in table.groupby(series_columns, dropna=False, sort=False):
+        series = series.sort_values("n_anchors")
+        first, last = series.iloc[0], series.iloc[-1]
+        slope = "–" if pd.isna(first["SH_slope_log2k"]) else f"{first['SH_slope_log2k']:+.4f}"
+        cells = [str(first[c]) for c in series_columns] + [
+            ", ".join(str(k) for k in series["n_anchors"]), f"{first['SH_mean']:.4f}", f"{last['SH_mean']:.4f}", slope,
+            "yes" if first["ordered_every_k"] else "no"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

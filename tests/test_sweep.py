@@ -125,3 +125,23 @@ def test_table_rows_per_star_group_and_heldout_count_with_paper_values():
     assert not beta["base_settings"] and beta["SA_n"] == 0
     text = markdown(table)
     assert "| e | 2 | uniform | 1 | train_loss_barrier | 0.0100 ± 0.0000 (1) | 0.1000 ± 0.0000 (1) |" in text
+
+
+def test_trend_over_k_gives_the_slope_per_doubling_and_the_ordering_at_every_k():
+    rows = [("anchor_heldout", f"anchor-{a}", "heldout-100", None, None, 0.50, 0.30) for a in range(4)]
+    for k, sa, sh in [(1, 0.00, 0.40), (2, 0.10, 0.30), (4, 0.15, 0.20)]:  # SH falls by 0.1 per doubling
+        rows += [("star_heldout", f"star-k{k}-0", "heldout-100", k, "uniform", sh, sh / 2),
+                 ("star_anchor", f"star-k{k}-0", "anchor-0", k, "uniform", sa, 0.0)]
+    for k, sa, sh in [(1, 0.00, 0.45), (2, 0.35, 0.30)]:  # SA above SH at k = 2
+        rows += [("star_heldout", f"star-k{k}-t_scheme=beta-0", "heldout-100", k, "beta", sh, sh),
+                 ("star_anchor", f"star-k{k}-t_scheme=beta-0", "anchor-0", k, "beta", sa, sa)]
+    table = sweep_table([({"variant": "e", "axis": None, "value": None}, barriers(rows), [1], 100)])
+    train = table[table["metric"] == "train_loss_barrier"]
+    uniform, beta = train[train["star.t_scheme"] == "uniform"], train[train["star.t_scheme"] == "beta"]
+    assert uniform["SH_slope_log2k"].tolist() == pytest.approx([-0.1] * 3)
+    assert uniform["ordered"].all() and uniform["ordered_every_k"].all()
+    assert beta["SH_slope_log2k"].tolist() == pytest.approx([-0.15] * 2)
+    assert beta["ordered"].tolist() == [True, False] and not beta["ordered_every_k"].any()
+    text = markdown(table)
+    assert "| e | uniform | 1 | train_loss_barrier | 1, 2, 4 | 0.4000 | 0.2000 | -0.1000 | yes |" in text
+    assert "| e | beta | 1 | train_loss_barrier | 1, 2 | 0.4500 | 0.3000 | -0.1500 | no |" in text

@@ -41,7 +41,15 @@ def test_table_has_a_row_per_variant_star_group_and_heldout_count(sweep_run):
     assert (train["SA_n"] == train["n_anchors"]).all()  # a star on k anchors has k star-anchor pairs
     assert (train["SH_n"] == train["heldout_count"]).all() and (train["AH_n"] == 2 * train["heldout_count"]).all()
     assert (train[["SA_mean", "SH_mean", "AH_mean"]] >= 0).all().all()
-    assert (sweep_run / "results" / BASE / "table.md").read_text().count("\n| tiny_sweep") == len(table)
+    rows, trends = (sweep_run / "results" / BASE / "table.md").read_text().split("## Star–held-out barrier against k")
+    assert rows.count("\n| tiny_sweep") == len(table)
+    # one trend row per series over k (k in {1, 2}): its slope is that of two points, SH(2) - SH(1) per doubling
+    assert trends.count("\n| tiny_sweep") == len(table) // 2
+    for _, series in table.groupby(["variant", "star.t_scheme", "heldout_count", "metric"]):
+        sh = series.sort_values("n_anchors")["SH_mean"].tolist()
+        assert series["SH_slope_log2k"].tolist() == pytest.approx([sh[1] - sh[0]] * 2)
+        assert series["ordered_every_k"].all() == ((series["SA_mean"] <= series["SH_mean"])
+                                                  & (series["SH_mean"] < series["AH_mean"])).all()
 
 
 def test_sweep_figures_and_ensembles(sweep_run):
