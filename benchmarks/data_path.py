@@ -32,11 +32,11 @@ from starlight.train import sgd_step, train_classifier
 TRAIN = {"epochs": 1, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
          "schedule": "cosine", "warmup_steps": 0}
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-# name: (model section, images on the CPU, images on a GPU, repetitions)
+# name: (model section, data, images on the CPU, images on a GPU, repetitions)
 MODELS = {
-    "mlp": ({"name": "mlp", "depth": 3, "width": 128}, None, None, 7),
-    "mlp1": ({"name": "mlp", "depth": 1, "width": 128}, None, None, 7),
-    "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, 1024, 50000, 5),
+    "mlp": ({"name": "mlp", "depth": 3, "width": 128}, "fashion_mnist", None, None, 7),
+    "mlp1": ({"name": "mlp", "depth": 1, "width": 128}, "fashion_mnist", None, None, 7),
+    "resnet18_cifar": ({"name": "resnet18_cifar", "width_multiplier": 0.25}, "cifar_shaped", 1024, 50000, 5),
 }
 TARGET = 1.10
 
@@ -58,12 +58,16 @@ def cifar_shaped(n: int) -> ImageSet:
     return ImageSet(images, torch.randint(0, 10, (n,), generator=g), CIFAR_MEAN, CIFAR_STD, Augment(4, True))
 
 
+# data: images -> ImageSet (Fashion-MNIST is always its whole training split)
+DATA = {"fashion_mnist": lambda _images: fashion_mnist_train(), "cifar_shaped": cifar_shaped}
+
+
 def candidates(name: str, args, device: torch.device) -> dict:
-    model_cfg, cpu_images, gpu_images, _ = MODELS[name]
+    model_cfg, data_name, cpu_images, gpu_images, _ = MODELS[name]
     if args.width_multiplier is not None and "width_multiplier" in model_cfg:
         model_cfg = {**model_cfg, "width_multiplier": args.width_multiplier}
     n = args.images or (gpu_images if device.type == "cuda" else cpu_images)
-    data = (fashion_mnist_train() if name.startswith("mlp") else cifar_shaped(n)).to(device)
+    data = DATA[data_name](n).to(device)
     torch.manual_seed(0)
     shape = tuple(data.images.shape[1:])
     model = build_model(model_cfg, shape).to(device)
@@ -101,7 +105,7 @@ def main() -> None:
     header(args, "one training epoch (shuffle, augment, normalise, step) ÷ the steps alone over the same batches")
     lines = []
     for name in args.model or list(MODELS):
-        times = interleaved(candidates(name, args, device), args.reps or MODELS[name][3], device, warmup=1,
+        times = interleaved(candidates(name, args, device), args.reps or MODELS[name][4], device, warmup=1,
                             clock=clock_of(args))
         print(table(times, "s", 1.0))
         lines.append(result_line(f"data_path/{name}", paired_ratio(times, "training epoch", "compute only"), TARGET))
