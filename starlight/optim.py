@@ -38,14 +38,18 @@ def optimizer_settings(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k not in ignored}
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: dict, total_steps: int):
+def make_scheduler(opt: torch.optim.Optimizer, cfg: dict, total_steps: int, steps_per_epoch: int = 1):
     """Per-step learning-rate schedule after `warmup_steps` of linear warmup: `cosine` decays to zero,
-    `constant` keeps the rate."""
+    `constant` keeps the rate. With `schedule_per_epoch` the rate changes once per epoch, held at the value the
+    per-step schedule has at the epoch's first step (the reference code's per-epoch CosineAnnealingLR)."""
     warmup = int(cfg.get("warmup_steps", 0))
     if cfg["schedule"] not in SCHEDULES:
         raise ValueError(f"train.schedule={cfg['schedule']!r}: expected one of {', '.join(SCHEDULES)}")
+    per_epoch = bool(cfg.get("schedule_per_epoch"))
 
     def factor(step: int) -> float:
+        if per_epoch:
+            step -= step % steps_per_epoch
         if step < warmup:
             return (step + 1) / warmup
         if cfg["schedule"] == "constant":

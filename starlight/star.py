@@ -119,11 +119,14 @@ def train_star(
     state_path=None,
     state_tag: str = "",
     checkpoint_every: int = 1,
+    realign_first: bool = False,
+    realign_every_epoch: bool = True,
 ) -> list[dict]:
     """Train `model` (the star, already initialised) against `anchors` (full state dicts).
 
     `realign(star, anchor_state, basis) -> (anchor_state, basis)`, when given, re-permutes every anchor onto the
-    current star at the end of each epoch (but the last). `basis` is whatever the callback uses to say how the
+    current star at the end of each epoch but the last (unless `realign_every_epoch` is false), and with
+    `realign_first` also onto the initial star before the first epoch (as the paper's reference code does). `basis` is whatever the callback uses to say how the
     anchor as trained against relates to the anchor as given (None at first); it is kept with the training
     state, and `bases`, when given, receives each anchor's final one.
     """
@@ -142,13 +145,19 @@ def train_star(
 
     basis: list = [None] * len(anchors)
 
-    def on_epoch_end(epoch: int) -> None:
-        if realign is None or epoch >= int(cfg["epochs"]):
-            return
+    def realign_all(when: str) -> None:
         for i, state in enumerate(anchor_states):
             anchor_states[i], basis[i] = realign(model, state, basis[i])
             current[i] = anchor_params(model, anchor_states[i])
-        log.info("%s: re-aligned %d anchors to the star after epoch %d", name, len(anchor_states), epoch)
+        log.info("%s: re-aligned %d anchors to the star %s", name, len(anchor_states), when)
+
+    def before_epoch(epoch: int) -> None:
+        if realign is not None and realign_first and epoch == 0:
+            realign_all("before the first epoch")
+
+    def on_epoch_end(epoch: int) -> None:
+        if realign is not None and realign_every_epoch and epoch < int(cfg["epochs"]):
+            realign_all(f"after epoch {epoch}")
 
     def extra_state() -> dict:
         return {"anchors": anchor_states, "bases": basis}
@@ -162,7 +171,8 @@ def train_star(
 
     try:
         history = run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
-                          on_epoch_end, state_tag, checkpoint_every, after_backward=point.hand_over_gradients)
+                          on_epoch_end, state_tag, checkpoint_every, after_backward=point.hand_over_gradients,
+                          before_epoch=before_epoch)
     finally:
         speed.release(model)
     if bases is not None:

@@ -101,6 +101,8 @@ def run_sgd(
     state_tag: str = "",
     checkpoint_every: int = 1,
     after_backward: Callable[[], None] | None = None,
+    before_epoch: Callable[[int], None] | None = None,
+    steps: int | None = None,
 ) -> list[dict]:
     """Train `model`'s parameters with SGD on `loss_fn(x, y, rng) -> (loss, logits)`.
 
@@ -110,14 +112,20 @@ def run_sgd(
     A saved state is resumed only if it carries the same `state_tag` (a hash of the job's config), so
     a state left by a killed run is never continued under an edited config. The state is saved every
     `checkpoint_every` epochs (0: never).
+    `before_epoch(epoch)` runs before each epoch that is trained (0-based; never for epochs a resumed state
+    holds). `steps`, when given, is the whole training budget in steps: the schedule spans it and training stops
+    after it, within an epoch if need be (a quality-matched control's shorter schedule); else `cfg["epochs"]`
+    whole epochs.
     Returns the per-epoch history. Raises DivergenceError on a non-finite loss (and drops the state).
     """
-    epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
+    batch_size = int(cfg["batch_size"])
     steps_per_epoch = train.steps_per_epoch(batch_size)
+    total_steps = int(steps) if steps is not None else int(cfg["epochs"]) * steps_per_epoch
+    epochs = -(-total_steps // steps_per_epoch)
     speed = Speed.of(cfg)
     params = list(model.parameters())
     opt = make_optimizer(params, cfg)
-    sched = make_scheduler(opt, cfg, epochs * steps_per_epoch)
+    sched = make_scheduler(opt, cfg, total_steps, steps_per_epoch)
     every = int(checkpoint_every or 0)
     history: list[dict] = []
     start_epoch = 0
@@ -144,16 +152,21 @@ def run_sgd(
             model.load_state_dict(initial_model)  # undo whatever the partial load changed
             _set_rng_state(initial_rng)
             state_path.unlink(missing_ok=True)
-            return run_sgd(name, model, loss_fn, train, cfg, seed, state_path,
-                           extra_state, load_extra_state, on_epoch_end, state_tag, checkpoint_every, after_backward)
+            return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
+                           on_epoch_end, state_tag, checkpoint_every, after_backward, before_epoch, steps)
 
     for epoch in range(start_epoch, epochs):
+        if before_epoch is not None:
+            before_epoch(epoch)
         t0 = time.perf_counter()
         model.train()
         rng = random.Random(seed * 7919 + epoch)
         loss_sum = torch.zeros((), device=train.device)
         correct = torch.zeros((), device=train.device, dtype=torch.long)
+        n = 0
         for step, (x, y) in enumerate(train.epoch(batch_size, seed, epoch)):
+            if epoch * steps_per_epoch + step >= total_steps:
+                break
             try:
                 loss, logits = sgd_step(loss_fn, x, y, rng, opt, params, cfg, after_backward, speed)
             except NonFiniteLoss as exc:
@@ -166,7 +179,7 @@ def run_sgd(
             sched.step()
             loss_sum += loss.detach() * x.shape[0]
             correct += (logits.detach().argmax(1) == y).sum()
-        n = len(train)
+            n += x.shape[0]
         record = {"epoch": epoch + 1, "loss": loss_sum.item() / n, "acc": correct.item() / n,
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
         history.append(record)
@@ -182,8 +195,9 @@ def run_sgd(
 
 
 def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, seed: int,
-                     state_path: str | Path | None = None, state_tag: str = "", checkpoint_every: int = 1) -> list[dict]:
-    """Ordinary SGD training: the anchors and held-out models."""
+                     state_path: str | Path | None = None, state_tag: str = "", checkpoint_every: int = 1,
+                     steps: int | None = None) -> list[dict]:
+    """Ordinary SGD training: the anchors, held-out models and quality-matched controls (`steps`: see run_sgd)."""
 
     speed = Speed.of(cfg)
     forward = speed.forward(speed.prepare(model))
@@ -194,6 +208,6 @@ def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, se
 
     try:
         return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag,
-                       checkpoint_every=checkpoint_every)
+                       checkpoint_every=checkpoint_every, steps=steps)
     finally:
         speed.release(model)

@@ -42,20 +42,21 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     model = new_model().to(device)
     bases: list = [None] * len(anchors)
     realign = None
-    if scfg["realign_every_epoch"]:
+    if scfg["realign_every_epoch"] or scfg.get("realign_before_training"):
         realign = anchor_realigner(new_model, splits.train.head(256), exp["barrier"]["align_seed"],
                                    exp["barrier"]["align_method"], device)
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
                          realign=realign, bases=bases, state_path=state_path,
                          state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}),
-                         checkpoint_every=checkpoint_every)
+                         checkpoint_every=checkpoint_every, realign_first=scfg.get("realign_before_training", False),
+                         realign_every_epoch=scfg["realign_every_epoch"])
     if has_batchnorm(model):
         recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],
             "anchors": [Path(p).stem for p in anchor_ckpts],
             "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
-            "align_seed": exp["barrier"].get("align_seed") if scfg["realign_every_epoch"] else None,
+            "align_seed": exp["barrier"].get("align_seed") if realign else None,
             "epochs": cfg["epochs"], "history": history, **provenance(device), **code_record("star", exp)}
     # The training basis: each anchor's permutation into the basis the star was last trained against (none for
     # an anchor never re-aligned). The star-anchor barriers measure the pair in this basis too.
