@@ -5,6 +5,7 @@
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/controls.smk"
 include: "workflow/rules/barrier.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/ensembles.smk"

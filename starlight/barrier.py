@@ -13,7 +13,7 @@ from .data import ImageSet
 from .interpolate import interpolate_state
 from .metrics import evaluate_many
 
-__all__ = ["barrier", "barriers_from_curve", "curve", "grid", "interpolate_state"]
+__all__ = ["barrier", "barriers_from_curve", "curve", "grid", "interpolate_state", "path_metrics"]
 
 
 def grid(points: int) -> list[float]:
@@ -88,4 +88,20 @@ def barriers_from_curve(rows: list[dict]) -> dict[str, float]:
         ts = [p[0] for p in pts]
         out[f"{split}_loss_barrier"] = barrier(ts, [p[1] for p in pts], "loss")
         out[f"{split}_acc_barrier"] = barrier(ts, [p[2] for p in pts], "accuracy")
+    return out
+
+
+def path_metrics(rows: list[dict]) -> dict[str, float]:
+    """What the barrier's chord hides, per split of a curve made by `curve`: the highest loss on the path
+    (`path_max_loss`), its excess over the worse endpoint's loss (max_t L(t) − max(L(0), L(1)), clipped at ≥ 0:
+    `path_excess_loss`), and the accuracy analogues (`path_min_acc`; min_t A(t) − min(A(0), A(1)), clipped at
+    ≤ 0: `path_excess_acc`). A worse endpoint lowers the barrier; it does not lower these."""
+    out = {}
+    for split in ("train", "test"):
+        pts = sorted((r["t"], r["loss"], r["accuracy"]) for r in rows if r["split"] == split)
+        losses, accs = [p[1] for p in pts], [p[2] for p in pts]
+        out[f"{split}_path_max_loss"] = max(losses)
+        out[f"{split}_path_excess_loss"] = max(0.0, max(losses) - max(losses[0], losses[-1]))
+        out[f"{split}_path_min_acc"] = min(accs)
+        out[f"{split}_path_excess_acc"] = min(0.0, min(accs) - min(accs[0], accs[-1]))
     return out

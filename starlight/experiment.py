@@ -10,7 +10,7 @@ from . import pretrained, sweep
 from .data import data_settings, dataset_spec
 from .models import check_model_config
 
-PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor")
+PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor", "control_heldout", "merged_heldout", "merged_anchor")
 
 
 class ConfigError(ValueError):
@@ -73,9 +73,11 @@ def star_section(exp: dict, star: Star | None = None) -> dict:
 
 def star_columns(exp: dict) -> dict[str, dict]:
     """{star id: {"star.<key>": value}} for every star setting the experiment sweeps, base stars included (with
-    the base value): the columns tables and figures group stars by."""
+    the base value): the columns tables and figures group stars by. A star's control carries its star's."""
     keys = sorted({k for settings in sweep.star_settings(exp) for k in settings})
-    return {s.id: {f"star.{k}": sweep.get(star_section(exp, s), k) for k in keys} for s in stars(exp)}
+    columns = {s.id: {f"star.{k}": sweep.get(star_section(exp, s), k) for k in keys} for s in stars(exp)}
+    return columns | {control_id(s): settings for s, settings in columns.items()
+                      if controls_section(exp)["quality_matched"]}
 
 
 def base_star_columns(exp: dict) -> dict:
@@ -89,6 +91,52 @@ def star_train_config(exp: dict, star: Star | None = None) -> dict:
     return {**exp["train"], **star_section(exp, star).get("train", {})}
 
 
+def controls_section(exp: dict) -> dict:
+    """The experiment's `controls` section; an experiment built without the schema (no section) has none on."""
+    return {"quality_matched": False, "merged": False, **exp.get("controls", {})}
+
+
+def control_id(star_id: str) -> str:
+    """The quality-matched control of a star: `control-k4-0` for `star-k4-0`, settings included."""
+    return "control" + star_id.removeprefix("star")
+
+
+def star_of_control(control: str) -> str:
+    return "star" + control.removeprefix("control")
+
+
+def control_seed(exp: dict, star: Star) -> int:
+    """A control's seed: its own range (controls.seed_start + the star's replicate), so the controls of stars that
+    differ only in k or settings share an initialisation, as those stars do."""
+    return controls_section(exp)["seed_start"] + star.replicate
+
+
+def controls(exp: dict) -> list[str]:
+    """The ids of the experiment's quality-matched controls, one per star (none when they are off)."""
+    return [control_id(s.id) for s in stars(exp)] if controls_section(exp)["quality_matched"] else []
+
+
+def merged_id(k: int) -> str:
+    """The merged model of the first k anchors: one per k, shared by every star of that k (they share anchors)."""
+    return f"merged-k{k}"
+
+
+def merged_ks(exp: dict) -> list[int]:
+    """The k of every merged model (the stars' k values; none when merging is off)."""
+    return list(dict.fromkeys(exp["star"]["n_anchors"])) if controls_section(exp)["merged"] else []
+
+
+def n_anchors_of(exp: dict, model: str) -> int | None:
+    """The k a star, its control or a merged model goes with; None for anchors and held-out models."""
+    if model.startswith("star-"):
+        return star(exp, model).n_anchors
+    if model.startswith("control-"):
+        return star(exp, star_of_control(model)).n_anchors
+    if model.startswith("merged-k"):
+        return int(model.removeprefix("merged-k"))
+    return None
+
+
 def all_pairs(exp: dict) -> dict[str, list[tuple[str, str]]]:
     """Every candidate pair of each type, model1 first (model2 is aligned onto model1)."""
     anchors, heldouts = anchor_ids(exp), heldout_ids(exp)
@@ -96,6 +144,9 @@ def all_pairs(exp: dict) -> dict[str, list[tuple[str, str]]]:
         "star_heldout": [(s.id, h) for s in stars(exp) for h in heldouts],
         "anchor_heldout": [(a, h) for a in anchors for h in heldouts],
         "star_anchor": [(s.id, a) for s in stars(exp) for a in anchors[: s.n_anchors]],
+        "control_heldout": [(c, h) for c in controls(exp) for h in heldouts],
+        "merged_heldout": [(merged_id(k), h) for k in merged_ks(exp) for h in heldouts],
+        "merged_anchor": [(merged_id(k), a) for k in merged_ks(exp) for a in anchors[:k]],
     }
 
 
@@ -131,6 +182,9 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
         "heldout": range(exp["heldout"]["seed_start"], exp["heldout"]["seed_start"] + exp["heldout"]["count"]),
         "star": range(exp["star"]["seed_start"], exp["star"]["seed_start"] + exp["star"]["per_k"]),
     }
+    if controls_section(exp)["quality_matched"]:
+        start = controls_section(exp)["seed_start"]
+        ranges["controls"] = range(start, start + exp["star"]["per_k"])
     names = list(ranges)
     for i, a in enumerate(names):
         for b in names[i + 1:]:

@@ -85,9 +85,33 @@ def star_params(exp: dict, star_id: str) -> dict:
     section = xp.star_section(exp, star)
     out = _model_params(exp, xp.star_train_config(exp, star))
     out["star"] = {k: v for k, v in section.items() if k not in ("per_k", "seed_start", "train")}
-    if section["realign_every_epoch"]:
+    if section["realign_every_epoch"] or section.get("realign_before_training"):
         out["barrier"] |= {k: exp["barrier"][k] for k in ("align_seed", "align_method")}
     return canonical(out | {"code": code("star", exp, "train_star.py")})
+
+
+def _eval_settings(exp: dict) -> dict:
+    """The `barrier` keys that choose the training images a train loss is measured on."""
+    return {k: exp["barrier"][k] for k in ("train_eval_subset", "train_eval_seed") if k in exp["barrier"]}
+
+
+def control_params(exp: dict, control: str) -> dict:
+    """A star's quality-matched control: the anchors' data, model and training, its own seed, the search's
+    tolerance and limit, and the evaluation set its train loss is matched on. Its star is an input."""
+    star = xp.star(exp, xp.star_of_control(control))
+    out = _model_params(exp, exp["train"])
+    out["barrier"] |= _eval_settings(exp)
+    out |= {"seed": xp.control_seed(exp, star),
+            "controls": {k: exp["controls"][k] for k in ("tolerance", "max_trainings")}}
+    return canonical(out | {"code": code("train_control", exp, "train_control.py")})
+
+
+def merge_params(exp: dict) -> dict:
+    """The merged anchors: data, model, the alignment and its rounds, BN settings. The anchors are inputs."""
+    out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
+    out |= {"barrier": {k: exp["barrier"][k] for k in ("align_seed", "align_method")} | bn_settings(exp),
+            "controls": {"merge_rounds": exp["controls"]["merge_rounds"]}}
+    return canonical(out | {"code": code("merge_anchors", exp, "merge_anchors.py")})
 
 
 def barrier_params(exp: dict, model1: str) -> dict:
@@ -95,7 +119,7 @@ def barrier_params(exp: dict, model1: str) -> dict:
     barrier = {k: v for k, v in exp["barrier"].items() if k not in (*PAIR_CHOICE, "bn_subset", "bn_seed")}
     if not barrier["align"]:
         barrier.pop("align_seed")
-    n_anchors = xp.star(exp, model1).n_anchors if model1.startswith("star-") else None
+    n_anchors = xp.n_anchors_of(exp, model1)
     out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
     out |= {"barrier": barrier | bn_settings(exp), "n_anchors": n_anchors}
     return canonical(out | {"code": code("barrier", exp, "barrier.py")})

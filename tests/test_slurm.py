@@ -37,7 +37,7 @@ TEST_OVERRIDES = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-st
 TINY = ("--configfile", "config/tiny.yaml")
 FALLBACK = "allow_cpu_fallback=True"  # the test node's GPUs are /dev/null & co
 RUN = (*TEST_OVERRIDES, *TINY, "--config", FALLBACK)
-GPU_RULES = ("train", "train_star", "barrier", "ensemble")
+GPU_RULES = ("train", "train_star", "train_control", "merge_anchors", "barrier", "ensemble")
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +134,13 @@ def test_readme_overrides_keep_the_gpu_and_the_memory(tmp_path):
         proc = run_snakemake(tmp_path, *args, "-n")
         jobs = planned_resources(proc.stdout)
         gpu_jobs = [(rule, res) for rule, res in jobs if rule in GPU_RULES]
-        # one barrier job per model1: 8 anchors and 4 stars
-        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 11, "train_star": 4, "barrier": 12, "ensemble": 4}, \
-            args
+        # one barrier job per model1: 8 anchors, 4 stars, their 4 controls and the 4 merged models
+        assert Counter(rule for rule, _ in gpu_jobs) == {"train": 11, "train_star": 4, "train_control": 4,
+                                                         "merge_anchors": 4, "barrier": 20, "ensemble": 4}, args
         memory = 32000 if "train:mem_mb=32000" in args else 8000
         for rule, res in gpu_jobs:
             assert res["gpu"] == "1", (args, rule, res)
-            assert res["mem_mb"] == str(memory if rule not in ("barrier", "ensemble") else 8000), (args, rule, res)
+            assert res["mem_mb"] == str(memory if rule in ("train", "train_star") else 8000), (args, rule, res)
         if "train:runtime=240" in args:
             assert {res["runtime"] for rule, res in gpu_jobs if rule == "train"} == {"240"}
             assert {res["slurm_partition"] for rule, res in gpu_jobs if rule == "barrier"} == {"gpu-short"}

@@ -91,7 +91,9 @@ def test_outputs_and_columns(tiny_run):
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
     metrics = {"train_loss_barrier", "test_loss_barrier", "train_acc_barrier", "test_acc_barrier"}
-    assert set(summary["metric"]) == metrics | {f"training_basis_{m}" for m in metrics}
+    paths = {f"{split}_path_{m}" for split in ("train", "test") for m in ("max_loss", "excess_loss", "min_acc",
+                                                                          "excess_acc")}
+    assert set(summary["metric"]) == metrics | {f"training_basis_{m}" for m in metrics} | paths
     # the training basis is a star-anchor notion: the star's own re-aligned anchors
     assert set(summary.loc[summary.metric.str.startswith("training_basis_"), "pair_type"]) == {"star_anchor"}
     sa = barriers[barriers.pair_type == "star_anchor"]
@@ -104,7 +106,7 @@ def test_outputs_and_columns(tiny_run):
     assert {"experiment", "pair_type", "model1", "model2", "n_anchors", "aligned", "t", "split", "loss",
             "accuracy"} <= set(curves.columns)
     assert len(curves) == 10 * 2 * 2 * 5  # pairs x aligned/unaligned x splits x grid points
-    for fig in ("curves", "barriers"):
+    for fig in ("curves", "barriers", "path_loss"):
         for ext in ("png", "svg"):
             assert (res / "figures" / f"{fig}.{ext}").stat().st_size > 1000
 

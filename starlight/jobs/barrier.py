@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..barrier import barriers_from_curve, curve, grid
+from ..barrier import barriers_from_curve, curve, grid, path_metrics
 from ..checkpoint import load_extra, load_into, save_json
 from ..models import has_batchnorm
 from ..phases import phase
@@ -116,6 +116,7 @@ def pair_barriers(exp: dict, pair_type: str, model1: str, model2: str, m1, m2, c
         record[f"{prefix}_{r['split']}_acc"] = r["accuracy"]
     record.update({"n_train_eval": len(eval_sets["train"]), "n_test_eval": len(eval_sets["test"]),
                    "n_bn": 0 if bn_x is None else bn_x.shape[0], **code_record("barrier", exp)})
+    record.update(path_metrics([r for r in rows if r["aligned"] == bool(bcfg["align"])]))  # new columns go last
     write_csv(pd.DataFrame(rows), out_curve)
     write_csv(pd.DataFrame([record]), out_barriers)
     log.info("%s %s vs %s: train loss barrier %.4f (unaligned %.4f), test %.4f, %.1fs", pair_type, model1, model2,

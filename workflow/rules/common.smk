@@ -91,7 +91,8 @@ if workflow.is_main_process:
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 STAR_ID = r"star-k\d+(-[A-Za-z0-9_.,=+]+)*?-\d+"
-MODEL_ID = rf"((anchor|heldout)-\d+|{STAR_ID})"
+CONTROL_ID = STAR_ID.replace("star", "control", 1)
+MODEL_ID = rf"((anchor|heldout)-\d+|{STAR_ID}|{CONTROL_ID}|merged-k\d+)"
 
 
 wildcard_constraints:
@@ -100,6 +101,8 @@ wildcard_constraints:
     role=MODEL_ROLES,
     seed=r"\d+",
     star=STAR_ID,
+    control=CONTROL_ID,
+    k=r"\d+",
     pair_type="|".join(xp.PAIR_TYPES),
     model1=MODEL_ID,
     model2=MODEL_ID,
@@ -228,7 +231,7 @@ def experiment_results(exp):
     outs = [f"{RESULTS}/{exp}/{name}.csv" for name in ("barriers", "summary", "curves")]
     outs += [
         f"{RESULTS}/{exp}/figures/{fig}.{ext}"
-        for fig in ("curves", "barriers")
+        for fig in ("curves", "barriers", "path_loss")
         for ext in ("png", "svg")
     ]
     if EXPERIMENTS[exp]["ensembles"]["enabled"]:

@@ -1,0 +1,39 @@
+"""Step `merge_anchors`: the first k anchors merged into one model by weight matching (starlight/merge.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..bn import recompute_bn_stats
+from ..checkpoint import load_into
+from ..merge import merge_many
+from ..models import has_batchnorm
+from ..runtime import provenance
+from .common import bn_data, code_record, model_factory, setup, splits_of, write_model
+
+
+def merge_anchors_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str,
+                      out_json: str, threads: int = 1) -> None:
+    """Merge the anchors of `anchor_ckpts`, each aligned onto the mean of the others (`exp["barrier"]`'s
+    align_method and align_seed, for at most `exp["controls"]["merge_rounds"]` rounds), average them and
+    re-estimate BN statistics on the BN subset, as for every model the pipeline writes."""
+    from ..align import align
+
+    t0 = time.perf_counter()
+    device = setup(exp, threads)
+    splits = splits_of(exp, dataset_file, device)
+    new_model = model_factory(exp)
+    anchors = [load_into(new_model(), p, exp["model"]).to(device).eval() for p in anchor_ckpts]
+    example, barrier = splits.train.head(256), exp["barrier"]
+    model, how = merge_many(anchors, lambda ref, m: align(ref, m, example, seed=barrier["align_seed"],
+                                                          method=barrier["align_method"]),
+                            exp["controls"]["merge_rounds"])
+    if has_batchnorm(model):
+        recompute_bn_stats(model, bn_data(exp, splits))
+    meta = {"model": name, "role": "merged", "n_anchors": len(anchor_ckpts),
+            "anchors": [Path(p).stem for p in anchor_ckpts],
+            "config": {k: exp[k] for k in ("data", "model", "controls")}, "align_seed": barrier["align_seed"],
+            "align_method": barrier["align_method"], **how, **provenance(device),
+            **code_record("merge_anchors", exp)}
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, None)
