@@ -1,4 +1,5 @@
-"""Figures of one experiment: mean ± std curves along the path, and the per-pair barrier distributions."""
+"""Figures of one experiment: mean ± std curves along the path, the loss along the path in absolute terms beside
+each model's own loss, and the per-pair barrier distributions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pandas as pd
 
 from .aggregate import BARRIER_COLUMNS, group_columns
 
-LABELS = {"star_heldout": "star–held-out", "anchor_heldout": "anchor–held-out", "star_anchor": "star–anchor"}
+LABELS = {"star_heldout": "star–held-out", "anchor_heldout": "anchor–held-out", "star_anchor": "star–anchor",
+          "control_heldout": "control–held-out", "merged_heldout": "merged–held-out", "merged_anchor": "merged–anchor"}
+# the paths of `plot_path_loss`, each type in its colour, and the models' own loss: (model, pair type, t, colour)
+PATHS = {"star_heldout": "C0", "control_heldout": "C1", "merged_heldout": "C2", "anchor_heldout": "C7"}
+LEVELS = (("star", "star_heldout", 0.0, "C0"), ("control", "control_heldout", 0.0, "C1"),
+          ("merged", "merged_heldout", 0.0, "C2"), ("anchors", "anchor_heldout", 0.0, "C7"),
+          ("held-out models", "anchor_heldout", 1.0, "C4"))
 
 
 def group_label(pair_type: str, group: dict) -> str:
@@ -57,6 +64,47 @@ def plot_curves(curves: pd.DataFrame, out_dir: Path, title: str = "") -> list[Pa
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title or "Loss and accuracy along the linear path (aligned, mean ± std)")
     return save(fig, out_dir, "curves")
+
+
+def _base_stars(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves without stars (and their controls) of swept settings: a star of the base settings names none in
+    its id (`star-k4-0`, not `star-k4-t_scheme=beta-0`). All curves when no star has the base settings."""
+    swept = curves["pair_type"].isin(["star_heldout", "control_heldout"]) & curves["model1"].str.contains("=")
+    return curves[~swept] if (~swept & (curves["pair_type"] == "star_heldout")).any() else curves
+
+
+def plot_path_loss(curves: pd.DataFrame, out_dir: Path, title: str = "") -> list[Path]:
+    """Train and test loss L(t) in absolute terms (aligned paths), one column per k: mean ± std over the pairs of
+    each of star–, control–, merged– and anchor–held-out, with each model type's own loss as a dashed line (star,
+    control, merged and anchors: L(0) of their pairs; held-out models: L(1) of anchor–held-out pairs). Stars of the
+    base settings only. Pair types the experiment lacks are left out."""
+    df = _base_stars(curves[curves["aligned"]] if curves["aligned"].any() else curves)
+    df = df[df["pair_type"].isin(PATHS)]
+    ks = sorted(df.loc[df["pair_type"] != "anchor_heldout", "n_anchors"].dropna().astype(int).unique()) or [None]
+    fig, axes = plt.subplots(2, len(ks), figsize=(4.2 * len(ks) + 1, 7), sharex=True, sharey="row", squeeze=False)
+    handles = {}
+    for col, k in enumerate(ks):
+        of_k = df[(df["pair_type"] == "anchor_heldout") | (df["n_anchors"].astype(float) == (k or float("nan")))]
+        for row, split in enumerate(("train", "test")):
+            ax, rows = axes[row, col], of_k[of_k["split"] == split]
+            for pair_type, colour in PATHS.items():
+                stats = rows[rows["pair_type"] == pair_type].groupby("t")["loss"].agg(["mean", "std"]).fillna(0.0)
+                if len(stats):
+                    handles[LABELS[pair_type]], = ax.plot(stats.index, stats["mean"], color=colour, marker="o", ms=3)
+                    ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                                    color=colour, alpha=0.2)
+            for model, pair_type, t, colour in LEVELS:
+                ends = rows[(rows["pair_type"] == pair_type) & (rows["t"] == t)]["loss"]
+                if len(ends):
+                    handles[f"{model} (own loss)"] = ax.axhline(ends.mean(), color=colour, ls="--", lw=1)
+            ax.set_title(f"{split} loss" + ("" if k is None else f", k={k}"))
+    for ax in axes[1]:
+        ax.set_xlabel("t")
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 5), fontsize=8,
+               bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(title or "Loss along the linear path in absolute terms (aligned, mean ± std)")
+    fig.tight_layout()
+    return save(fig, out_dir, "path_loss")
 
 
 def plot_barriers(barriers: pd.DataFrame, out_dir: Path, title: str = "") -> list[Path]:

@@ -8,6 +8,10 @@ a held-out count, not to a star, so each star group's row shows its variant's.
 
 Across k, `k_trend` reads each series of rows that differ only in k: the least-squares slope of mean SH against
 log2 k (`SH_slope_log2k`, per doubling of k) and whether SA ≤ SH < AH holds at every k of the series (`ordered`).
+
+Beside the barriers, the rows of the path's absolute loss (`*_path_max_loss`, `*_path_excess_loss`) where the
+barriers have them, and the controls (starlight/controls_table.py): the quality-matched controls' pairs (CH) belong
+to their star's group like SH, the merged model's (MH, MA) to every star group of its k like AH to every group.
 """
 
 from __future__ import annotations
@@ -16,9 +20,20 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import group_columns
+from .controls_table import (
+    CONTROL_PAIRS,
+    MERGED_PAIRS,
+    controls_markdown,
+    endpoint_quality,
+    first_anchors,
+    interval_columns,
+    quality_columns,
+    quality_markdown,
+)
 
 PAIRS = {"SA": "star_anchor", "SH": "star_heldout", "AH": "anchor_heldout"}
 METRICS = ("train_loss_barrier", "test_loss_barrier")
+PATH_METRICS = ("train_path_max_loss", "test_path_max_loss", "train_path_excess_loss", "test_path_excess_loss")
 
 
 def _stats(values: pd.Series, prefix: str) -> dict:
@@ -29,23 +44,38 @@ def _heldout_index(model: pd.Series, seed_start: int) -> pd.Series:
     return model.str.extract(r"^heldout-(\d+)$")[0].astype(float) - seed_start
 
 
-def variant_rows(variant: dict, barriers: pd.DataFrame, counts: list[int], seed_start: int) -> list[dict]:
-    """The rows of one variant: {"variant", "axis", "value"} describe it; `barriers` is its barriers.csv."""
+def _of_type(rows: pd.DataFrame, pair_type: str) -> pd.DataFrame:
+    return rows[rows["pair_type"] == pair_type]
+
+
+def variant_rows(variant: dict, barriers: pd.DataFrame, counts: list[int], seed_start: int,
+                 bootstrap: dict | None = None) -> list[dict]:
+    """The rows of one variant: {"variant", "axis", "value"} describe it; `barriers` is its barriers.csv;
+    `bootstrap` ({"samples", "seed"}) sets the ratios' intervals."""
     rows = []
-    stars = barriers[barriers["pair_type"] != PAIRS["AH"]]
+    stars = barriers[~barriers["pair_type"].isin([PAIRS["AH"], *MERGED_PAIRS])]
     keys = group_columns(barriers)
+    metrics = [*METRICS, *(m for m in PATH_METRICS if m in barriers)]
+    quality = endpoint_quality(barriers)
     for count in counts:
         keep = ~(_heldout_index(barriers["model2"], seed_start) >= count)  # pairs without a held-out stay
         ah = barriers[keep & (barriers["pair_type"] == PAIRS["AH"])]
+        merged = barriers[keep & barriers["pair_type"].isin(MERGED_PAIRS)]
         for key, group in stars[keep[stars.index]].groupby(keys, dropna=False, sort=True):
-            for metric in METRICS:
-                row = {**variant, **dict(zip(keys, key if isinstance(key, tuple) else (key,))),
-                       "heldout_count": count, "metric": metric}
-                for short, pair_type in PAIRS.items():
-                    values = (ah if short == "AH" else group[group["pair_type"] == pair_type])[metric]
-                    row |= _stats(values, short)
+            star_group = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+            k = star_group["n_anchors"]
+            of_k = merged[pd.to_numeric(merged["n_anchors"]) == (float(k) if pd.notna(k) else np.nan)]
+            sides = {short: _of_type(of_k if t in MERGED_PAIRS else group, t)
+                     for short, t in {**PAIRS, **CONTROL_PAIRS}.items()} | {"AH": ah}
+            models = quality_columns(sides, quality, first_anchors(barriers, k))
+            for metric in metrics:
+                row = {**variant, **star_group, "heldout_count": count, "metric": metric}
+                for short in PAIRS:
+                    row |= _stats(sides[short][metric], short)
                 row["SH_over_AH"] = row["SH_mean"] / row["AH_mean"] if row["AH_mean"] else float("nan")
-                rows.append(row)
+                for short in CONTROL_PAIRS:
+                    row |= _stats(sides[short][metric], short)
+                rows.append(row | interval_columns(sides, metric, bootstrap) | models)
     return rows
 
 
@@ -89,13 +119,14 @@ def k_trend(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def sweep_table(variants: list[tuple[dict, pd.DataFrame, list[int], int]], paper: list[dict] | None = None,
-                star_base: dict | None = None) -> pd.DataFrame:
+                star_base: dict | None = None, bootstrap: dict | None = None) -> pd.DataFrame:
     """All variants' rows: `variants` holds (description, barriers, held-out counts, held-out seed_start).
 
     `star_base` gives the base value of each swept star setting: variants other than the base train their stars
-    with the base settings, and `base_settings` marks the rows whose stars have them."""
-    rows = [row for variant, barriers, counts, start in variants for row in variant_rows(variant, barriers, counts,
-                                                                                         start)]
+    with the base settings, and `base_settings` marks the rows whose stars have them. `bootstrap` is
+    {"samples": B, "seed": s} for the ratios' 95 % intervals (default 2000 resamples, seed 0)."""
+    rows = [row for variant, barriers, counts, start in variants
+            for row in variant_rows(variant, barriers, counts, start, bootstrap)]
     table = pd.DataFrame(rows)
     table["n_anchors"] = table["n_anchors"].astype("Int64")
     table["base_settings"] = True
@@ -106,7 +137,8 @@ def sweep_table(variants: list[tuple[dict, pd.DataFrame, list[int], int]], paper
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The table with each pair type as `mean ± std (n)`, one Markdown row per table row."""
+    """The table with each pair type as `mean ± std (n)`, one Markdown row per table row, then the trend over k,
+    the controls (where the experiment has them) and the models' quality."""
     settings = [c for c in table.columns if c in ("variant", "n_anchors", "heldout_count", "metric")
                 or c.startswith("star.")]
 
@@ -126,7 +158,9 @@ def markdown(table: pd.DataFrame) -> str:
             f"{row['SH_over_AH']:.3f}", paper(row, "paper_SH"), paper(row, "paper_AH"),
             paper(row, "paper_SH_over_AH")]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n" + trend_markdown(table)
+    group = [c for c in settings if c not in ("heldout_count", "metric")]
+    return "\n".join(lines) + "\n" + trend_markdown(table) + controls_markdown(table, settings) + \
+        quality_markdown(table, group)
 
 
 def trend_markdown(table: pd.DataFrame) -> str:

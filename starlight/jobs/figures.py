@@ -1,4 +1,5 @@
-"""Step `figures`: the experiment's curves and barrier distributions as PNG and SVG."""
+"""Step `figures`: the experiment's curves, the loss along the path in absolute terms and the barrier
+distributions, as PNG and SVG."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..phases import phase
-from ..plots import plot_barriers, plot_curves
+from ..plots import plot_barriers, plot_curves, plot_path_loss
 
 log = logging.getLogger("starlight")
 
@@ -16,6 +17,8 @@ log = logging.getLogger("starlight")
 def figures_job(experiment: str, barriers_csv: str, curves_csv: str, out_dir: str) -> None:
     with phase("load"):
         barriers, curves = pd.read_csv(barriers_csv), pd.read_csv(curves_csv)
-    for p in plot_curves(curves, Path(out_dir), f"{experiment}: loss and accuracy along the path "
-                         "(aligned, mean ± std)") + plot_barriers(barriers, Path(out_dir), f"{experiment}: barriers"):
+    out = Path(out_dir)
+    paths = plot_curves(curves, out, f"{experiment}: loss and accuracy along the path (aligned, mean ± std)")
+    paths += plot_path_loss(curves, out, f"{experiment}: loss along the path in absolute terms (aligned, mean ± std)")
+    for p in paths + plot_barriers(barriers, out, f"{experiment}: barriers"):
         log.info("wrote %s", p)

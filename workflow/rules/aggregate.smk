@@ -45,6 +45,13 @@ rule figures:
             subcategory="figures",
         ),
         f"{RESULTS}/{{exp}}/figures/barriers.svg",
+        report(
+            f"{RESULTS}/{{exp}}/figures/path_loss.png",
+            caption="../report/path_loss.rst",
+            category="{exp}",
+            subcategory="figures",
+        ),
+        f"{RESULTS}/{{exp}}/figures/path_loss.svg",
     log:
         f"{RESULTS}/{{exp}}/logs/figures.log",
     benchmark:
@@ -88,6 +95,7 @@ rule sweep:
     params:
         variants=lambda wc: sweep_variants(wc.sweep),
         paper=lambda wc: config["experiments"][wc.sweep].get("paper", {}).get("values", []),
+        bootstrap=lambda wc: config["experiments"][wc.sweep]["bootstrap"],
         code=lambda wc: params.code("sweep", None, "sweep.py"),
     script:
         "../scripts/sweep.py"
