@@ -28,7 +28,8 @@ from paper_timing import FlopModel, MeasuredModel, write_template
 
 PAPER = ROOT / "config" / "paper"
 BEGIN, END = "# >>> cost (written by benchmarks/paper_costs.py --update-headers)", "# <<< cost"
-RULE_RUNTIME = {"train": 60, "train_star": 120, "barrier": 10, "ensemble": 60}  # minutes, workflow/rules/*.smk
+RULE_RUNTIME = {"train": 60, "train_star": 120, "train_control": 90, "merge_anchors": 30, "barrier": 10,
+                "ensemble": 60}  # minutes, workflow/rules/*.smk
 MARGIN = 1.5  # suggested SLURM runtime: the longest estimated job of a rule times this
 ONE_PER_JOB_MIN = 30  # models training longer than this get one SLURM job each (models=1 stars=1)
 

@@ -30,7 +30,12 @@ from starlight.models import model_config
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-GPU_RULES = ("train", "train_star", "barrier", "ensemble")
+GPU_RULES = ("train", "train_star", "train_control", "merge_anchors", "barrier", "ensemble")
+# A quality-matched control's budget search (starlight/control.py), in full trainings of an anchor: the sum of
+# the budgets it trains, over the anchors' budget: 1.17 on average over the 20 controls of config/cpu_sweep.yaml.
+CONTROL_TRAININGS = 1.2
+# Rounds of a merge of k anchors (MergeMany): the default's k = 4 and 8 merges ran the schema's limit, 10.
+MERGE_ROUNDS = 10
 JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
 FIELD = re.compile(r"^\s*(output|wildcards): (.*)$")
 
@@ -157,9 +162,18 @@ def job_seconds(job: Job, exps: dict[str, dict], model: FlopModel) -> float:
     if job.rule == "train_star":
         star = xp.star(exp, job.wildcard("star"))
         train, section = xp.star_train_config(exp, star), xp.star_section(exp, star)
-        realign = (train["epochs"] - 1) * star.n_anchors * ALIGN_S if section["realign_every_epoch"] else 0.0
+        realigns = (train["epochs"] - 1 if section["realign_every_epoch"] else 0) + bool(
+            section.get("realign_before_training"))
+        realign = realigns * star.n_anchors * ALIGN_S
         fit = train["epochs"] * model.epoch_s(work, train["batch_size"], n["train"]) * STAR_STEP
         return STARTUP_S + fit + realign + final_eval
+    if job.rule == "train_control":  # the search's trainings, each evaluated on the barriers' train split
+        train = exp["train"]
+        fit = CONTROL_TRAININGS * train["epochs"] * model.epoch_s(work, train["batch_size"], n["train"])
+        return STARTUP_S + fit + 4 * model.eval_s(work, n["train_eval"] + n["bn"]) + final_eval
+    if job.rule == "merge_anchors":
+        k = int(job.wildcard("k"))
+        return STARTUP_S + MERGE_ROUNDS * k * ALIGN_S + final_eval
     if job.rule == "barrier":  # every pair of one model1 (workflow/rules/barrier.smk)
         b = exp["barrier"]
         model1 = job.wildcard("model1")
@@ -184,6 +198,10 @@ def job_params(job: Job, exps: dict[str, dict]):
         return params.train_params(exp, job.wildcard("role"), int(job.wildcard("seed")))
     if job.rule == "train_star":
         return params.star_params(exp, job.wildcard("star"))
+    if job.rule == "train_control":
+        return params.control_params(exp, job.wildcard("control"))
+    if job.rule == "merge_anchors":
+        return params.merge_params(exp)
     if job.rule == "barrier":
         return params.barrier_params(exp, job.wildcard("model1"))
     return params.ensemble_params(exp)
