@@ -42,8 +42,8 @@ def test_turning_the_controls_on_trains_only_them_and_measures_only_their_pairs(
 def test_existing_rows_and_columns_are_unchanged(with_controls):
     before, after, *_ = with_controls
     old, new = pd.read_csv(before / "barriers.csv"), pd.read_csv(after / "barriers.csv")
-    assert list(new.columns[: len(old.columns)]) == list(old.columns)  # new columns only after the old ones
-    assert list(new.columns[len(old.columns):]) == list(PATH_COLUMNS)
+    assert list(new.columns) == list(old.columns)  # the controls add rows, no column
+    assert list(new.columns[-len(PATH_COLUMNS):]) == list(PATH_COLUMNS)  # the path metrics come after all others
     kept = new[new.pair_type.isin(OLD_PAIR_TYPES)].reset_index(drop=True)
     assert kept[[c for c in old.columns if c != "code"]].equals(old.drop(columns="code"))
     assert new.pair_type.value_counts().to_dict() == {"anchor_heldout": 6, "star_heldout": 2, "star_anchor": 2,

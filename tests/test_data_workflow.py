@@ -40,8 +40,10 @@ def test_missing_data_plans_and_warns_then_stops_before_the_first_job(tmp_path):
     assert "allow_download: true" in out and f"data_root '{tmp_path / 'scratch' / 'imagenet'}' does not exist" in out
     # CIFAR-10 is staged and prepared once; ImageNet is read from its folder, never prepared
     planned = job_counts(dry.stdout)
-    assert {rule: planned.get(rule) for rule in ("stage_data", "prepare_data", "train", "train_star", "barrier")} == {
-        "stage_data": 1, "prepare_data": 1, "train": 4, "train_star": 2, "barrier": 4}
+    rules = ("stage_data", "prepare_data", "train", "train_star", "train_control", "merge_anchors", "barrier")
+    assert {rule: planned.get(rule) for rule in rules} == {
+        "stage_data": 1, "prepare_data": 1, "train": 4, "train_star": 2, "train_control": 2, "merge_anchors": 2,
+        "barrier": 8}
     assert "resources/cifar10.pt" in dry.stdout and "resources/imagenet" not in dry.stdout
 
     real = run_snakemake(workdir, "--configfile", cfg, "--cores", "1", check=False)
@@ -71,7 +73,13 @@ def test_synthetic_resnet_smoke_config_runs_the_whole_dag(tmp_path):
     raw = torch.load(prepared, weights_only=True)
     assert raw["train_x"].shape == (1000, 3, 32, 32) and raw["train_x"].dtype == torch.uint8
     barriers = pd.read_csv(res / "barriers.csv")
-    assert barriers["pair_type"].value_counts().to_dict() == {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1}
+    assert barriers["pair_type"].value_counts().to_dict() == {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1,
+                                                              "control_heldout": 1, "merged_heldout": 1,
+                                                              "merged_anchor": 1}
+    # the controls with BatchNorm: the control matches its star's train loss with BN re-estimated as every model
+    star_loss = barriers.loc[barriers.pair_type == "star_heldout", "model1_train_loss"].iloc[0]
+    control_loss = barriers.loc[barriers.pair_type == "control_heldout", "model1_train_loss"].iloc[0]
+    assert abs(control_loss / star_loss - 1) <= 0.02, (control_loss, star_loss)
     assert barriers.filter(regex="^(unaligned_)?(train|test)_(loss|acc)_barrier$").notna().all().all()
     # the training basis is measured for the star-anchor pair only
     basis = barriers.filter(like="training_basis_")

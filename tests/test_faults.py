@@ -251,6 +251,7 @@ def workflow_config(path: Path, **train) -> Path:
         # one pair of each type keeps the barrier stage short
         "barrier": {"grid_points": 3, "bn_subset": 500,
                     "max_pairs": {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1}},
+        "controls": {"quality_matched": False, "merged": False},  # tests/test_controls_workflow.py runs them
     }}}
     path.write_text(yaml.safe_dump(cfg))
     return path
