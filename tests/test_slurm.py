@@ -23,7 +23,7 @@ from test_workflow import digest, planned_jobs
 
 from starlight.slurm.preflight import PreflightError, check_partitions, over_limits
 from starlight.slurm.queries import key_values
-from starlight.slurm.report import what_happened
+from starlight.slurm.report import explain_exit, rule_log_note, what_happened
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -171,6 +171,22 @@ def test_preflight_checks_name_the_rule_and_the_setting():
                          available)
 
 
+def test_exit_codes_reasons_and_stale_rule_logs_are_explained(tmp_path):
+    assert explain_exit("JobLaunchFailure", "0:9") == (
+        "exit code 0:9: killed by SIGKILL (SLURM sends it to a step over its memory, or at the end of a time "
+        "limit's grace period); reason JobLaunchFailure: SLURM's word for a job whose step ended before it reported "
+        "back (it names no cause; the lines below do)")
+    assert explain_exit("NonZeroExitCode", "1:0") == "exit code 1:0: the job's script exited with status 1"
+    assert explain_exit("None", "0:0") == ""
+    old, new = tmp_path / "old.log", tmp_path / "new.log"
+    old.write_text("an earlier run's log")
+    os.utime(old, (1000.0, 1000.0))
+    new.write_text("this run's log")
+    assert rule_log_note(str(new), since=2000.0) == ""
+    assert rule_log_note(str(old), since=2000.0) == " (from an earlier run: this job did not write it)"
+    assert rule_log_note(str(tmp_path / "none.log"), since=2000.0).startswith(" (not written")
+
+
 def test_slurm_log_lines_are_explained():
     # lines SLURM writes into a job's log when it kills it (taken from this cluster's jobs)
     assert "out of memory" in what_happened("FAILED", "slurmstepd-vm: error: Exceeded job memory limit")
@@ -226,6 +242,8 @@ def test_rerun_after_a_killed_run_refuses_then_waits_and_runs_nothing_twice(slur
     # exactly the killed run's jobs that were still queued or running
     assert slurm_run.still_active <= set(ids) <= slurm_run.submitted, (ids, slurm_run.still_active)
     assert slurm_run.still_active, "the killed run's jobs were held: the refusal must name them"
+    # a refusal, not a crash: the message as it is, no traceback or Snakemake's WorkflowError frame
+    assert "WorkflowError" not in refused and "Traceback" not in refused and "common.smk" not in refused, refused
     for job_id in ids:
         row = rf"^\s+{job_id}\s+(RUNNING|PENDING|COMPLETING|SUSPENDED)\s+train:tiny,(anchor|heldout),\d+\+[12]$"
         assert re.search(row, refused, re.MULTILINE), refused
@@ -322,6 +340,7 @@ def test_a_missing_partition_stops_the_run_before_any_submission(slurm_run, tmp_
     assert proc.returncode != 0
     assert "slurm_partition=nope (rules train) is not a partition of this cluster" in out
     assert "Partitions here: gpu (sinfo)" in out
+    assert "WorkflowError" not in out and "Traceback" not in out and "slurm.smk" not in out, out
     assert "sbatch" not in out and not finished_jobs(workdir) and not active_jobs(workdir)
 
 
@@ -340,9 +359,12 @@ def experiment(**overrides) -> dict:
 
 
 TARGET = "results/x/models/anchor-0.pt"
+STAR = "results/x/models/star-k1-0.pt"
 # Each run trains anchor-0 and gets one thing wrong: no GPU and no CPU fallback; a time limit of 1 minute for a
 # training of several; 1.5 GB of memory for a 2 x 12,000 MLP that needs several; a scancel while it runs; a
 # `scontrol requeue` once it has saved its first training state (run with --slurm-requeue, it must resume).
+# `limit` trains anchor-0 and then, in the same SLURM job (one group), a star that outlasts the job's time limit:
+# the anchor's training ends before SLURM ends the job.
 SCENARIOS = {
     "gpu": (experiment(), ("--retries", "0")),
     "timeout": (experiment(train={"epochs": 2000, "checkpoint_every": 0}),
@@ -351,6 +373,9 @@ SCENARIOS = {
                ("--config", FALLBACK, "--retries", "0", "--set-resources", "train:mem_mb=1500")),
     "cancelled": (experiment(), ("--config", FALLBACK, "--retries", "0")),
     "requeue": (experiment(), ("--config", FALLBACK, "--slurm-requeue")),
+    "limit": (experiment(star={"train": {"epochs": 3000}}),
+              ("--config", FALLBACK, "--retries", "0", "--groups", "train=limit", "train_star=limit",
+               "--group-components", "limit=2", "--set-resources", "train:runtime=1", "train_star:runtime=1"), STAR),
 }
 
 
@@ -366,10 +391,10 @@ def requeue_now(job_id: str) -> None:
 def scenarios(slurm_run, tmp_path_factory):
     """Each of SCENARIOS run through SLURM, all at once, and a local run of anchor-0: workdir and output of each."""
     runs = {}
-    for name, (config, args) in {**SCENARIOS, "local": (experiment(), ())}.items():
+    for name, (config, args, *target) in {**SCENARIOS, "local": (experiment(), ())}.items():
         workdir = data_from(slurm_run.workdir, tmp_path_factory.mktemp(name))
         (workdir / "x.yaml").write_text(yaml.safe_dump(config))
-        cmd = [SNAKEMAKE, TARGET, "--configfile", "x.yaml", *args]
+        cmd = [SNAKEMAKE, *(target or [TARGET]), "--configfile", "x.yaml", *args]
         cmd += ["--cores", "1"] if name == "local" else TEST_OVERRIDES
         runs[name] = (workdir, subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                 text=True, start_new_session=True))
@@ -447,3 +472,23 @@ def test_requeued_job_resumes_from_its_training_state(scenarios):
         == run.requeued
     assert scenarios["local"].returncode == 0, scenarios["local"].out[-3000:]
     assert digest(run.workdir / TARGET) == digest(scenarios["local"].workdir / TARGET)
+
+
+def test_a_model_finished_before_its_job_hit_the_time_limit_is_restored_not_trained_again(scenarios):
+    """The time-limit case: anchor-0 finished, then SLURM ended its job (the star after it in the same job ran past
+    the limit). Snakemake deletes the outputs of every job of the failed SLURM job, the finished anchor's too; the
+    rerun restores the anchor from the archive instead of training it again, byte for byte."""
+    run = scenarios["limit"]
+    assert run.returncode != 0
+    assert re.search(r"\(train_star:x,star-k1-0\)|star-k1-0", run.out) and "TIMEOUT" in run.out, run.out[-3000:]
+    res = run.workdir / "results" / "x"
+    assert "anchor-0 epoch 10/10" in (res / "logs" / "train" / "anchor-0.log").read_text()  # it did finish
+    assert not (run.workdir / TARGET).exists(), "the finished anchor's outputs were kept: nothing to recover"
+    archived = sorted((res / "archive" / "anchor-0").glob("*.pt"))
+    assert len(archived) == 1
+    rerun = run_snakemake(run.workdir, TARGET, "--configfile", "x.yaml", "--cores", "1")
+    log = (res / "logs" / "train" / "anchor-0.log").read_text()
+    assert "anchor-0: its training had finished under the same config, code and inputs; restored from" in log, \
+        rerun.stdout[-3000:]
+    assert " epoch 1/10 " not in log
+    assert digest(run.workdir / TARGET) == digest(archived[0]) == digest(scenarios["local"].workdir / TARGET)

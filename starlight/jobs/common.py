@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from .. import recovery
 from ..bn import bn_subset
 from ..checkpoint import archive, atomic_write, save_json, save_model
 from ..code import fingerprint, versions
@@ -71,22 +71,17 @@ def file_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def config_hash(exp: dict) -> str:
-    """A short fingerprint of a job's config: tags its training state and its archived checkpoints."""
-    return hashlib.sha256(json.dumps(exp, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
 def write_model(model, exp: dict, splits: Splits, meta: dict, out_ckpt: str, out_json: str, t0: float,
-                state_path: str | None, extra: dict | None = None) -> None:
-    """Evaluate, write metadata and checkpoint atomically, archive them, and drop the finished training state."""
+                state_path: str | None, job_key: str, extra: dict | None = None) -> None:
+    """Evaluate, write metadata and checkpoint atomically, archive them under the job's recovery key
+    (starlight/recovery.py), and drop the finished training state."""
     meta["final"] = evaluate_splits(model, splits)
     meta["seconds"] = time.perf_counter() - t0
     log.info("final %s", " ".join(f"{k} {v:.4f}" for k, v in meta["final"].items()))
     # The JSON goes first: the checkpoint is what marks the job done for a reader that checks it alone.
     save_json(meta, out_json)
     save_model(model, exp["model"], out_ckpt, extra)
-    archive_dir = Path(out_ckpt).parent.parent / "archive" / meta["model"]
-    archive([out_ckpt, out_json], archive_dir, f"{time.strftime('%Y%m%dT%H%M%S')}-{config_hash(exp)}")
+    archive([out_ckpt, out_json], recovery.archive_dir(out_ckpt), f"{time.strftime('%Y%m%dT%H%M%S')}-{job_key}")
     if state_path:
         Path(state_path).unlink(missing_ok=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .. import recovery
 from ..bn import recompute_bn_stats
 from ..checkpoint import load_into
 from ..merge import merge_many
@@ -21,6 +22,9 @@ def merge_anchors_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: lis
     from ..align import align
 
     t0 = time.perf_counter()
+    job_key = recovery.key(exp, anchor_ckpts)
+    if recovery.restore(out_ckpt, out_json, job_key):
+        return
     device = setup(exp, threads)
     splits = splits_of(exp, dataset_file, device)
     new_model = model_factory(exp)
@@ -36,4 +40,4 @@ def merge_anchors_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: lis
             "config": {k: exp[k] for k in ("data", "model", "controls")}, "align_seed": barrier["align_seed"],
             "align_method": barrier["align_method"], **how, **provenance(device),
             **code_record("merge_anchors", exp)}
-    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, None)
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, None, job_key)

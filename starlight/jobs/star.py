@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .. import recovery
 from ..bn import recompute_bn_stats
 from ..checkpoint import load_into
 from ..models import has_batchnorm
@@ -14,8 +15,6 @@ from .common import (
     ANCHOR_BASES,
     bn_data,
     code_record,
-    config_hash,
-    file_digest,
     model_factory,
     setup,
     splits_of,
@@ -31,6 +30,9 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     own `n_anchors` and `seed`; `exp["train"]` its optimizer and schedule.
     """
     t0 = time.perf_counter()
+    job_key = recovery.key(exp, anchor_ckpts)
+    if recovery.restore(out_ckpt, out_json, job_key):
+        return
     device = setup(exp, threads)
     splits = splits_of(exp, dataset_file, device)
     new_model = model_factory(exp)
@@ -48,7 +50,7 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
                          realign=realign, bases=bases, state_path=state_path,
-                         state_tag=config_hash({**exp, "anchor_files": [file_digest(p) for p in anchor_ckpts]}),
+                         state_tag=job_key,
                          checkpoint_every=checkpoint_every, realign_first=scfg.get("realign_before_training", False),
                          realign_every_epoch=scfg["realign_every_epoch"])
     if has_batchnorm(model):
@@ -63,7 +65,7 @@ def star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], o
     trained_against = {Path(p).stem: {g: perm.cpu() for g, perm in basis.items()}
                        for p, basis in zip(anchor_ckpts, bases) if basis is not None}
     meta["anchors_permuted"] = sorted(trained_against)
-    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path,
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path, job_key,
                 extra={ANCHOR_BASES: trained_against} if trained_against else None)
 
 

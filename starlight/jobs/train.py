@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+from .. import recovery
 from ..bn import recompute_bn_stats
 from ..checkpoint import load_into
 from ..models import has_batchnorm
 from ..runtime import provenance, seed_everything
 from ..train import train_classifier
-from .common import bn_data, code_record, config_hash, model_factory, setup, splits_of, write_model
+from .common import bn_data, code_record, model_factory, setup, splits_of, write_model
 
 log = logging.getLogger("starlight")
 
@@ -22,22 +23,25 @@ def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str,
     A model with BN leaves with its statistics re-estimated on the BN subset, trained or imported: the
     statistics the barriers use at its end of every curve, so its metrics here are those endpoints'."""
     t0 = time.perf_counter()
+    pretrained = exp.get("pretrained")
+    job_key = recovery.key(exp, [pretrained] if pretrained else [])
+    if recovery.restore(out_ckpt, out_json, job_key):
+        return
     device = setup(exp, threads)
     splits = splits_of(exp, dataset_file, device)
     seed_everything(seed)
     model = model_factory(exp)().to(device)
     name = f"{role}-{seed}"
-    pretrained = exp.get("pretrained")
     if pretrained:
         load_into(model, pretrained, exp["model"])
         log.info("%s: imported from %s", name, pretrained)
         history = []
     else:
-        history = train_classifier(name, model, splits.train, exp["train"], seed, state_path, config_hash(exp),
+        history = train_classifier(name, model, splits.train, exp["train"], seed, state_path, job_key,
                                    checkpoint_every)
     if has_batchnorm(model):
         recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},
             "pretrained": pretrained, "epochs": 0 if pretrained else exp["train"]["epochs"], "history": history,
             **provenance(device), **code_record("train", exp)}
-    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path, job_key)

@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+from .. import recovery
 from ..bn import recompute_bn_stats
 from ..checkpoint import load_into, load_torch, save_torch
 from ..control import Probe, search_budget
@@ -16,8 +17,6 @@ from ..train import train_classifier
 from .common import (
     bn_data,
     code_record,
-    config_hash,
-    file_digest,
     model_factory,
     setup,
     splits_of,
@@ -37,6 +36,9 @@ def train_control_job(dataset_file: str, exp: dict, name: str, star_ckpt: str, o
     Each finished training of the search is recorded in `state_path` (its budget, its loss, and the closest model
     so far), so a killed job resumes the search instead of starting it again."""
     t0 = time.perf_counter()
+    job_key = recovery.key(exp, [star_ckpt])
+    if recovery.restore(out_ckpt, out_json, job_key):
+        return
     device = setup(exp, threads)
     splits = splits_of(exp, dataset_file, device)
     new_model = model_factory(exp)
@@ -44,8 +46,7 @@ def train_control_job(dataset_file: str, exp: dict, name: str, star_ckpt: str, o
     target = evaluate(load_into(new_model(), star_ckpt, exp["model"]).to(device), eval_set)[0]
     cfg, controls, seed = exp["train"], exp["controls"], exp["seed"]
     full = int(cfg["epochs"]) * splits.train.steps_per_epoch(int(cfg["batch_size"]))
-    tag = config_hash({**exp, "star_file": file_digest(star_ckpt)})
-    search = _load_search(state_path, tag)
+    search = _load_search(state_path, job_key)
     log.info("%s: target train loss %.4f (the star's), tolerance %.1f %%, full budget %d steps", name, target,
              100 * controls["tolerance"], full)
 
@@ -84,7 +85,7 @@ def train_control_job(dataset_file: str, exp: dict, name: str, star_ckpt: str, o
             "matched": matched, "steps": chosen.steps, "full_steps": full,
             "epochs": chosen.steps * cfg["epochs"] / full, "search": [vars(p) for p in probes],
             "history": best["history"], **provenance(device), **code_record("train_control", exp)}
-    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path)
+    write_model(model, exp, splits, meta, out_ckpt, out_json, t0, state_path, job_key)
 
 
 def _load_search(state_path: str | None, tag: str) -> dict:

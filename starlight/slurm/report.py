@@ -109,6 +109,32 @@ def last_rule_log(paths: list[str], since: float) -> str | None:
     return max(written, key=lambda p: Path(p).stat().st_mtime, default=None)
 
 
+def rule_log_note(path: str, since: float) -> str:
+    """'' for a rule log this run wrote; else what the path is: a log an earlier run left, or none at all."""
+    file = Path(path)
+    if not file.is_file():
+        return " (not written: the job failed before its rule started)"
+    if file.stat().st_mtime < since - CLOCK_SKEW:
+        return " (from an earlier run: this job did not write it)"
+    return ""
+
+
+def explain_exit(reason: str, exit_code: str) -> str:
+    """SLURM's reason and exit code `status:signal` in words, where they need them."""
+    words = []
+    status, _, signal = exit_code.partition(":")
+    if signal not in ("", "0"):
+        name = {"9": "SIGKILL", "15": "SIGTERM", "6": "SIGABRT", "11": "SIGSEGV"}.get(signal, f"signal {signal}")
+        why = " (SLURM sends it to a step over its memory, or at the end of a time limit's grace period)"
+        words.append(f"exit code {exit_code}: killed by {name}" + (why if signal == "9" else ""))
+    elif status not in ("", "0"):
+        words.append(f"exit code {exit_code}: the job's script exited with status {status}")
+    if reason == "JobLaunchFailure":
+        words.append("reason JobLaunchFailure: SLURM's word for a job whose step ended before it reported back "
+                     "(it names no cause; the lines below do)")
+    return "; ".join(words)
+
+
 def tail(text: str, n: int) -> list[str]:
     return [f"    | {line}" for line in [line for line in text.splitlines() if line.strip()][-n:]]
 
@@ -121,9 +147,11 @@ def describe(job: FailedJob, label: Mapping[str, object], since: float) -> str:
     lines = [(f"SLURM job {job.id} ({job.name}): {job.state}, reason {job.reason or 'not reported'}, "
               f"exit code {job.exit_code or 'not reported'}"),
              f"    what happened: {what_happened(job.state, slurm_log, rule_log)}"]
+    if explained := explain_exit(job.reason, job.exit_code):
+        lines.append(f"    ({explained})")
     for rule, wildcards in label.get("members", []):
         lines.append(f"    rule {rule}, wildcards " + ", ".join(f"{k}={v}" for k, v in wildcards.items()))
-    lines += [f"    rule log:  {path}" for path in label.get("rule_logs", [])]
+    lines += [f"    rule log:  {path}{rule_log_note(path, since)}" for path in label.get("rule_logs", [])]
     lines.append(f"    SLURM log: {job.log or 'none found'}")
     if rule_log:
         lines += [f"    last lines of {rule_log_path}:", *tail(rule_log, TAIL_LINES)]
@@ -145,4 +173,6 @@ def failure_report(workdir: str | Path, since: float, labels: Mapping[str, Mappi
         job = failed[job_id]
         add_details(job, Path(slurm_logdir))
         parts.append(describe(job, labels[job.name], since))
-    return f"{len(failed)} SLURM job(s) of this run ended badly:\n" + "\n".join(parts)
+    return (f"{len(failed)} SLURM job(s) of this run ended badly:\n" + "\n".join(parts) + "\n(Snakemake's own "
+            "error block for a failed job above prints `message: None` for a rule without a `message:` directive: "
+            "it says nothing about the failure.)")

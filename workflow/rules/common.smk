@@ -1,10 +1,11 @@
 import copy
 import re
+import sys
 
 from snakemake.utils import min_version, validate
 
 from starlight import experiment as xp
-from starlight import params, pretrained, sweep
+from starlight import params, pretrained, recovery, sweep
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.locks import EarlierJobsRunning, prepare_rerun
 
@@ -18,6 +19,13 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, "../schemas/config.schema.yaml")
+
+
+def stop(message):
+    """End the run before any job with `message` as it is: a refusal or a bad input, not a crash, so no
+    traceback and no `WorkflowError in file ...` line; the exit status is 1."""
+    logger.error(message)
+    sys.exit(1)
 
 
 def _checked_experiments():
@@ -36,7 +44,7 @@ def _checked_experiments():
                     raise xp.ConfigError(f"experiments.{variant.name}: {err}") from err
                 xp.check(variant.name, variant.exp, contents=workflow.is_main_process)
         except (xp.ConfigError, sweep.SweepError) as err:
-            raise WorkflowError(f"invalid config: {err}")
+            stop(f"invalid config: {err}")
         variants |= {v.name: v.exp for v in expanded}
         sweeps[name] = expanded
     return variants, sweeps
@@ -69,7 +77,7 @@ if MISSING_DATA and workflow.is_main_process:
 def stop_if_data_missing():
     """Called first by the workflow's one `onstart` handler (workflow/rules/slurm.smk)."""
     if MISSING_DATA:
-        raise WorkflowError("data missing:\n" + "\n".join(MISSING_DATA))
+        stop("data missing:\n" + "\n".join(MISSING_DATA))
 
 
 # A run killed with SIGKILL leaves its locks behind: rerunning the same command must just work, but not
@@ -83,11 +91,13 @@ if workflow.is_main_process:
             say=logger.warning,
         )
     except EarlierJobsRunning as err:
-        raise WorkflowError(str(err))
+        stop(str(err))
     if EARLIER_RUN.removed_locks:
         logger.warning(
             "Removed the locks of a snakemake run that is no longer running."
         )
+
+
 RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 STAR_ID = r"star-k\d+(-[A-Za-z0-9_.,=+]+)*?-\d+"
@@ -251,3 +261,14 @@ def all_outputs():
     for name in SWEEPS:
         outs += [f"{RESULTS}/{name}/{f}" for f in ("table.csv", "table.md", "config.yaml")]
     return outs
+
+
+# A model whose training finished is restored from the archive rather than trained again (starlight/recovery.py),
+# unless this run forces jobs to run: its jobs read the mark the main process leaves (onstart: once the DAG's
+# settings are known, before the first job).
+def mark_forced_run():
+    settings = workflow.dag_settings
+    if workflow.is_main_process and settings is not None:
+        recovery.mark_forced(
+            bool(settings.forceall or settings.forcerun or settings.forcetargets)
+        )

@@ -22,7 +22,7 @@ if workflow.is_main_process:
             },
         )
     except preflight.PreflightError as err:
-        raise WorkflowError(str(err))
+        stop(str(err))
 
 # This run's SLURM jobs: when it started, and job name -> the job, for the failure report.
 SLURM_RUN = {"since": None, "submitted": {}}
@@ -45,7 +45,7 @@ def start_slurm_run():
             [(job.rule.name, job.resources) for job in jobs], available
         )
     except preflight.PreflightError as err:
-        raise WorkflowError(str(err))
+        stop(str(err))
 
 
 def record_waited_outputs(since):
@@ -79,6 +79,7 @@ def report_slurm_failures():
 # Snakemake keeps one `onstart` handler, the last one defined: this one runs every start-up step.
 onstart:
     stop_if_data_missing()
+    mark_forced_run()
     if EARLIER_RUN and EARLIER_RUN.waited_since:
         record_waited_outputs(EARLIER_RUN.waited_since)
     if workflow.executor_plugin.name == "slurm":
