@@ -80,20 +80,23 @@ def archive(paths: list[str | Path], archive_dir: str | Path, tag: str) -> list[
     Snakemake deletes a job's outputs before it reruns it (config edited, --forcerun): the archive
     keeps every finished model, so no rerun loses one. Links cost no space while both names exist.
     """
-    archive_dir = Path(archive_dir)
-    archive_dir.mkdir(parents=True, exist_ok=True)
     kept = []
     for path in map(Path, paths):
-        target = archive_dir / f"{tag}{path.suffix}"
-        tmp = archive_dir / f".{target.name}.{os.getpid()}.tmp"
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(path, tmp)
-        except OSError:
-            shutil.copy2(path, tmp)
-        os.replace(tmp, target)
-        kept.append(target)
+        kept.append(link(path, Path(archive_dir) / f"{tag}{path.suffix}"))
     return kept
+
+
+def link(source: Path, target: Path) -> Path:
+    """Hard-link `source` as `target` (a copy where links fail), atomically: a reader sees the whole file or none."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+    return target
 
 
 @phase("load")

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
 from pathlib import Path
+
+from .checkpoint import link
 
 log = logging.getLogger("starlight")
 FORCED = Path(".snakemake") / "starlight-forced"
@@ -64,21 +64,14 @@ def mark_forced(on: bool, workdir: str | Path = ".") -> None:
 
 
 def restore(out_ckpt: str, out_json: str, job_key: str) -> bool:
-    """Put back the archived model made with `job_key` as the job's outputs (metadata first, as write_model
-    writes them) and say so; False, doing nothing, when there is none or the run is forced."""
+    """Put back the archived model made with `job_key` as the job's outputs and say so; False, doing nothing,
+    when there is none or the run is forced."""
     found = None if forced() else finished(out_ckpt, job_key)
     if found is None:
         return False
     ckpt, meta = found
-    for source, target in ((meta, Path(out_json)), (ckpt, Path(out_ckpt))):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copy2(source, tmp)
-        os.replace(tmp, target)
+    link(meta, Path(out_json))  # the metadata first, as write_model writes them
+    link(ckpt, Path(out_ckpt))
     log.info("%s: its training had finished under the same config, code and inputs; restored from %s instead of "
              "training again (--forcerun retrains)", Path(out_ckpt).stem, ckpt)
     return True
