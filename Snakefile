@@ -18,7 +18,7 @@ localrules:
     prepare_data,
     aggregate,
     figures,
-    benchmarks,
+    costs,
     sweep,
     ensembles,
     experiment_config,

@@ -24,7 +24,7 @@ from torch import nn
 
 from starlight.align import align_with_permutations, apply_permutations, permutation_spec
 from starlight.models import build_model
-from starlight.runtime import configure
+from starlight.pipeline.runtime import configure
 
 TARGET_SECONDS = 1.0
 

@@ -4,7 +4,7 @@ Pairs (Fashion-MNIST, trained here with the default experiment's SGD settings, o
 - mlp: MLP 784-128-10 (one hidden layer, where both methods solve the same assignment problem), full training set;
 - cnn_bn: the zoo's CNN with BatchNorm (3 conv layers, width 16), on 10,000 training images;
 - resnet18_cifar: the CIFAR ResNet18 at width 1/8 (residual streams), on 5,000 training images.
-Barriers are measured as the pipeline does (`starlight.barrier.curve`, 11 points, BN statistics
+Barriers are measured as the pipeline does (`starlight.measure.barrier.curve`, 11 points, BN statistics
 re-estimated on 2,000 training images), on 5,000 training and 5,000 test images. Lower loss barriers and
 less negative accuracy barriers are better; the distance is ||θ_a − P θ_b|| (lower is better).
 Takes about 4 minutes on one thread.
@@ -19,12 +19,12 @@ import time
 import torch
 
 from starlight.align import align_with_permutations
-from starlight.barrier import barriers_from_curve, curve, grid
-from starlight.bn import bn_subset, recompute_bn_stats
 from starlight.data import DATASETS, load_dataset, make_splits
+from starlight.measure.barrier import barriers_from_curve, curve, grid
+from starlight.measure.bn import bn_subset, recompute_bn_stats
 from starlight.models import build_model, has_batchnorm
-from starlight.runtime import configure, seed_everything
-from starlight.train import train_classifier
+from starlight.pipeline.runtime import configure, seed_everything
+from starlight.training.loop import train_classifier
 
 TRAIN = {"batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
          "schedule": "cosine", "warmup_steps": 0, "checkpoint_every": 0}

@@ -17,7 +17,7 @@ import torch
 from torchvision.transforms import v2
 
 from starlight.data import Augment, ImageSet
-from starlight.runtime import configure
+from starlight.pipeline.runtime import configure
 
 
 def main() -> None:

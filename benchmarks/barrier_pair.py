@@ -1,8 +1,8 @@
 """Target 2: the barrier curve of one pair costs close to evaluating one model once per grid point.
 
-Numerator: `starlight.barrier.curve` of one pair, every grid point on the train and test splits, BN statistics
+Numerator: `starlight.measure.barrier.curve` of one pair, every grid point on the train and test splits, BN statistics
 re-estimated at every point (models with BN). Denominator: grid points × one forward pass of one model over the
-same evaluation data in the same batches (`starlight.metrics.evaluate_many`). Timed interleaved in one process
+same evaluation data in the same batches (`starlight.measure.metrics.evaluate_many`). Timed interleaved in one process
 (benchmarks/harness.py). Target: ≤ 1.2 for the MLP, the BN CNN and resnet18_cifar at width 1/4.
 
 The data are synthetic images of the dataset's shape. On the CPU the evaluation splits of the convolutional
@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from harness import clock_of, header, interleaved, paired_ratio, parser, result_line, setup, table
 
-from starlight.barrier import curve, grid
 from starlight.data import ImageSet
-from starlight.metrics import evaluate_many
+from starlight.measure.barrier import curve, grid
+from starlight.measure.metrics import evaluate_many
 from starlight.models import build_model, has_batchnorm
 
 # name: (model section, input shape, (train, test, BN images) on the CPU)

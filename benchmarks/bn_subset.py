@@ -18,11 +18,11 @@ import torch
 from harness import header, parser, setup
 
 from starlight.align import align
-from starlight.barrier import barriers_from_curve, curve, grid
-from starlight.bn import bn_subset, recompute_bn_stats
 from starlight.data import DATASETS, load_dataset, make_splits
+from starlight.measure.barrier import barriers_from_curve, curve, grid
+from starlight.measure.bn import bn_subset, recompute_bn_stats
 from starlight.models import build_model
-from starlight.train import train_classifier
+from starlight.training.loop import train_classifier
 
 MODELS = {
     "mlp_bn": {"name": "mlp", "depth": 2, "width": 128, "batchnorm": True},

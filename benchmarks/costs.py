@@ -12,12 +12,12 @@ import time
 import torch
 
 from starlight.align import align
-from starlight.barrier import barriers_from_curve, curve, grid
 from starlight.data import DATASETS, load_dataset, make_splits
+from starlight.measure.barrier import barriers_from_curve, curve, grid
 from starlight.models import build_model
-from starlight.runtime import configure, seed_everything
-from starlight.star import train_star
-from starlight.train import train_classifier
+from starlight.pipeline.runtime import configure, seed_everything
+from starlight.training.loop import train_classifier
+from starlight.training.star import train_star
 
 TRAIN = {"epochs": 10, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
          "schedule": "cosine"}

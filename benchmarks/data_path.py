@@ -1,9 +1,9 @@
 """Target 4: one training epoch on in-memory data costs close to a pure compute loop over the same batches.
 
-Numerator: one epoch of the pipeline's training loop (`starlight.train.train_classifier`, one epoch): shuffling,
+Numerator: one epoch of the pipeline's training loop (`starlight.training.loop.train_classifier`, one epoch): shuffling,
 on-device augmentation where the dataset has it (`ImageSet.epoch`: uint8 gather, crop + flip, normalisation), the
 SGD step, the schedule and the epoch's loss and accuracy sums. Denominator: the same model and optimizer settings
-stepping (`starlight.train.sgd_step`) over the same epoch's batches made beforehand: float, normalised, augmented,
+stepping (`starlight.training.loop.sgd_step`) over the same epoch's batches made beforehand: float, normalised, augmented,
 shaped as the model takes them. Timed interleaved in one process (benchmarks/harness.py). Target: ≤ 1.10.
 
 - mlp: the default experiment's model (784-128-128-128-10) on Fashion-MNIST's training split (54,000 images,
@@ -26,8 +26,8 @@ from harness import clock_of, header, interleaved, paired_ratio, parser, result_
 
 from starlight.data import DATASETS, Augment, DataError, ImageSet, load_dataset, make_splits
 from starlight.models import build_model
-from starlight.optim import make_optimizer, training_loss
-from starlight.train import sgd_step, train_classifier
+from starlight.training.loop import sgd_step, train_classifier
+from starlight.training.optim import make_optimizer, training_loss
 
 TRAIN = {"epochs": 1, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
          "schedule": "cosine", "warmup_steps": 0}

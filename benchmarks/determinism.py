@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 from harness import parser
 
-from starlight.bn import recompute_bn_stats
 from starlight.data import ImageSet
+from starlight.measure.bn import recompute_bn_stats
 from starlight.models import build_model
-from starlight.runtime import configure
-from starlight.star import train_star
-from starlight.train import train_classifier
+from starlight.pipeline.runtime import configure
+from starlight.training.loop import train_classifier
+from starlight.training.star import train_star
 
 TRAIN = {"epochs": 2, "batch_size": 64, "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
          "schedule": "cosine", "warmup_steps": 0}

@@ -1,4 +1,4 @@
-"""Images per second of one training epoch with the GPU speed options off and on (starlight/speed.py).
+"""Images per second of one training epoch with the GPU speed options off and on (starlight/training/speed.py).
 
 Trains `resnet18_cifar` (full width on a GPU) on synthetic CIFAR-10-shaped data (50,000 uint8 images, batches of
 128, the training loop of the pipeline: shuffling, normalisation, SGD, schedule) once per option set. Each set
@@ -20,7 +20,7 @@ from harness import header, parser, setup, sync
 
 from starlight.data import ImageSet
 from starlight.models import build_model
-from starlight.train import train_classifier
+from starlight.training.loop import train_classifier
 
 TRAIN = {"epochs": 1, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
          "schedule": "cosine", "warmup_steps": 0}

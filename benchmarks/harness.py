@@ -50,7 +50,7 @@ def clock_of(args: argparse.Namespace) -> str:
 
 def setup(args: argparse.Namespace) -> torch.device:
     """Threads and device as a pipeline job sets them; a clear error when CUDA is asked for and absent."""
-    from starlight.runtime import configure
+    from starlight.pipeline.runtime import configure
 
     configure(args.threads)
     device = torch.device(args.device)

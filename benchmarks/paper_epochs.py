@@ -6,7 +6,7 @@
 
 Each row of the table (`model, dataset, batch_size, seconds_per_epoch, eval_images_per_s, train_images`) is
 measured in place: its model is built as the configs build it and trained by the pipeline's own training loop
-(`starlight.train.train_classifier`: shuffling, on-device crop + flip, SGD, schedule) on synthetic uint8 images of
+(`starlight.training.loop.train_classifier`: shuffling, on-device crop + flip, SGD, schedule) on synthetic uint8 images of
 the dataset's shape, for `--steps` steps after `--warmup` steps that are not timed; seconds per epoch = seconds
 per step x the steps of an epoch of `train_images` images. Evaluation is timed on `--eval-images` images in eval
 mode, batches of 1000. ImageNet is timed on images in memory: decoding JPEGs in the DataLoader workers is not in
@@ -24,7 +24,7 @@ from harness import header, parser, setup, sync
 
 from starlight.data import DATASETS, Augment, ImageSet
 from starlight.models import MODEL_KEYS, build_model
-from starlight.train import train_classifier
+from starlight.training.loop import train_classifier
 
 TRAIN = {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "schedule": "cosine"}
 

@@ -22,16 +22,17 @@ import yaml
 from paper_timing import ALIGN_S, STAR_STEP, STARTUP_S, FlopModel, Workload, counts
 from snakemake.utils import validate
 
-from starlight import experiment as xp
-from starlight import params, pretrained, sweep
 from starlight.data import DATASETS, data_settings
 from starlight.models import model_config
+from starlight.pipeline import experiment as xp
+from starlight.pipeline import params, pretrained, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SCRIPTS = ROOT / "workflow" / "scripts"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 GPU_RULES = ("train", "train_star", "train_control", "merge_anchors", "barrier", "ensemble")
-# A quality-matched control's budget search (starlight/control.py), in full trainings of an anchor: the sum of
+# A quality-matched control's budget search (starlight/training/control.py), in full trainings of an anchor: the sum of
 # the budgets it trains, over the anchors' budget: 1.17 on average over the 20 controls of config/cpu_sweep.yaml.
 CONTROL_TRAININGS = 1.2
 # Rounds of a merge of k anchors (MergeMany): the default's k = 4 and 8 merges ran the schema's limit, 10.
@@ -192,19 +193,19 @@ def job_seconds(job: Job, exps: dict[str, dict], model: FlopModel) -> float:
 
 
 def job_params(job: Job, exps: dict[str, dict]):
-    """What snakemake compares to decide whether the job reruns (starlight.params), for the GPU rules."""
+    """What snakemake compares to decide whether the job reruns (starlight.pipeline.params), for the GPU rules."""
     exp = exps[job.wildcard("exp")]
     if job.rule == "train":
-        return params.train_params(exp, job.wildcard("role"), int(job.wildcard("seed")))
+        return params.train_params(exp, job.wildcard("role"), int(job.wildcard("seed")), SCRIPTS)
     if job.rule == "train_star":
-        return params.star_params(exp, job.wildcard("star"))
+        return params.star_params(exp, job.wildcard("star"), SCRIPTS)
     if job.rule == "train_control":
-        return params.control_params(exp, job.wildcard("control"))
+        return params.control_params(exp, job.wildcard("control"), SCRIPTS)
     if job.rule == "merge_anchors":
-        return params.merge_params(exp)
+        return params.merge_params(exp, SCRIPTS)
     if job.rule == "barrier":
-        return params.barrier_params(exp, job.wildcard("model1"))
-    return params.ensemble_params(exp)
+        return params.barrier_params(exp, job.wildcard("model1"), SCRIPTS)
+    return params.ensemble_params(exp, SCRIPTS)
 
 
 def shared_jobs(plan: Plan, exps: dict[str, dict], other: Plan, other_exps: dict[str, dict]) -> set[Job]:

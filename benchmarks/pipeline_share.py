@@ -1,5 +1,5 @@
 """Target 3: pipeline overhead. The compute share of a run's jobs, from the phases line every job logs
-(starlight/phases.py): compute ÷ (start-up + load + compute + write), summed over the jobs, on the wall clock (the
+(starlight/io/phases.py): compute ÷ (start-up + load + compute + write), summed over the jobs, on the wall clock (the
 process CPU clock beside it). Target: ≥ 0.70 for the default run and for a 20 × 20 anchor–held-out barrier stage.
 
 It reads runs already made (a run takes longer than a benchmark should):
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from starlight.phases import PHASES, run_phases
+from starlight.io.phases import PHASES, run_phases
 
 TARGET = 0.70
 

@@ -1,6 +1,6 @@
 """Target 1: a Starlight step costs close to a plain step with the same optimizer.
 
-A step is what training runs per batch (`starlight.train.sgd_step`): loss, backward, update. The plain step
+A step is what training runs per batch (`starlight.training.loop.sgd_step`): loss, backward, update. The plain step
 trains a model on its own loss; the Starlight step writes θ_t = lerp(θ_star, θ_anchor, t) into the star's
 interpolated copy (anchor and t drawn as in training), runs forward and backward there and hands the gradients,
 times (1−t), to the star. Both use the same optimizer settings, batches, model and initialisation, and are timed
@@ -22,9 +22,9 @@ import torch
 from harness import clock_of, header, interleaved, paired_ratio, parser, result_line, setup, table
 
 from starlight.models import build_model
-from starlight.optim import make_optimizer, training_loss
-from starlight.star import StarPoint, anchor_params, sample_t
-from starlight.train import sgd_step
+from starlight.training.loop import sgd_step
+from starlight.training.optim import make_optimizer, training_loss
+from starlight.training.star import StarPoint, anchor_params, sample_t
 
 TRAIN = {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "schedule": "cosine"}
 # name: (model section, input shape, target, steps per timed block on the CPU)

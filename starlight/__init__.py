@@ -1,9 +1,12 @@
 """starlight: do deep-network solutions form a star domain?
 
-Modules, one idea each. Subpackages with a plain registry dict: models (one file per architecture),
-data (one file per source format; spec, splits), align (weight matching), jobs (one module per pipeline
-step). Modules: train (the SGD loop with resumable state), star (the Starlight objective), bn (BN
-statistics), barrier (curves and barriers), metrics, checkpoint (atomic, weights-only I/O), experiment
-(what a config implies), aggregate and plots (tables and figures), runtime (device, threads, seeds,
-logging), locks (stale Snakemake locks), slurm (checks, job names and failure reports around SLURM jobs).
+Subpackages by concern, in layers; each imports only from the layers below it:
+
+1. `jobs`: one module per Snakemake rule, named as the rule (`train_star` runs `jobs/train_star.py`).
+2. `pipeline` (config, params, fingerprints, the results layout, recovery) and `report` (tables, figures).
+3. `training` (the SGD loop, the Starlight objective) and `measure` (BN, metrics, curves, barriers, ensembles).
+4. `align` (weight matching), `models` (the zoo), `data` (the datasets), `io` (checkpoints, phase timing).
+
+`slurm` holds what the SLURM executor plugin does not do; only the workflow and `pipeline.locks` import it, so no
+job's code fingerprint covers it.
 """

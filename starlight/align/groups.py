@@ -22,7 +22,7 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from . import rules
+from . import propagate as rules
 from .spec import PermutationSpec, UnsupportedLayerError
 from .tracing import ChannelGroups, Layout
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from ..aggregate import collect_barriers, collect_curves, group_columns, summarise
-from ..phases import phase
-from .common import write_csv
+from ..io.phases import phase
+from ..pipeline.job import write_csv
+from ..report.aggregate import collect_barriers, collect_curves, group_columns, summarise
 
 log = logging.getLogger("starlight")
 

@@ -6,31 +6,38 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import pandas as pd
 
-from ..barrier import barriers_from_curve, curve, grid, path_metrics
-from ..checkpoint import load_extra, load_into, save_json
+from ..io.checkpoint import load_extra, load_into, save_json
+from ..io.phases import phase
+from ..measure.barrier import barriers_from_curve, curve, grid, path_metrics
 from ..models import has_batchnorm
-from ..phases import phase
-from . import memo
-from .common import ANCHOR_BASES, bn_data, code_record, model_factory, setup, splits_of, train_eval_data, write_csv
+from ..pipeline import memo
+from ..pipeline.job import (
+    ANCHOR_BASES,
+    bn_data,
+    code_record,
+    model_factory,
+    setup,
+    splits_of,
+    train_eval_data,
+    write_csv,
+)
 
 log = logging.getLogger("starlight")
 
 
-def barrier_job(dataset_file: str, exp: dict, model1: str, ckpt1: str, pairs: list[tuple[str, str, str]],
+def barrier_job(dataset_file: str, exp: dict, model1: str, ckpt1: str, pairs: list[tuple[str, str, str, str]],
                 out_batch: str, threads: int = 1) -> None:
-    """Evaluate a batch of pairs of `model1`: `pairs` lists (pair_type, model2, checkpoint of model2); each
-    pair's outputs are `pair_stem(...)`.curve.csv and .barriers.csv next to `out_batch`'s folder. The data, the
+    """Evaluate a batch of pairs of `model1`: `pairs` lists (pair_type, model2, checkpoint of model2, stem of the
+    pair's outputs, pipeline/paths.py); each pair writes <stem>.curve.csv and <stem>.barriers.csv. The data, the
     evaluation sets and model1 are loaded once. A pair whose outputs exist and were made from the same
     checkpoints, params and code (memo.py) is kept as it is; `out_batch` lists every pair with its key."""
     t0 = time.perf_counter()
     load_model, m1, context = _shared(dataset_file, exp, ckpt1, threads)
     listing, computed = [], 0
-    for pair_type, model2, ckpt2 in pairs:
-        stem = str(pair_stem(Path(out_batch).parent, pair_type, model1, model2))
+    for pair_type, model2, ckpt2, stem in pairs:
         outputs = [f"{stem}.curve.csv", f"{stem}.barriers.csv"]
         with phase("load"):
             key = memo.pair_key((pair_type, model1, model2), (ckpt1, ckpt2), exp)
@@ -71,11 +78,6 @@ def _shared(dataset_file: str, exp: dict, ckpt1: str, threads: int):
                "bn_x": bn_data(exp, splits) if has_batchnorm(m1) else None, "example": splits.train.head(256),
                "anchor_bases": anchor_bases}
     return load_model, m1, context
-
-
-def pair_stem(pairs_dir: str | Path, pair_type: str, model1: str, model2: str) -> Path:
-    """Where one pair's outputs live: <pairs_dir>/<pair_type>/<model1>__<model2>."""
-    return Path(pairs_dir) / pair_type / f"{model1}__{model2}"
 
 
 def pair_barriers(exp: dict, pair_type: str, model1: str, model2: str, m1, m2, ckpt1: str, context: dict,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..phases import phase
-from ..plots import plot_barriers, plot_curves, plot_path_loss
+from ..io.phases import phase
+from ..report.plots import plot_barriers, plot_curves, plot_path_loss
 
 log = logging.getLogger("starlight")
 

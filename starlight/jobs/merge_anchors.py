@@ -1,17 +1,17 @@
-"""Step `merge_anchors`: the first k anchors merged into one model by weight matching (starlight/merge.py)."""
+"""Step `merge_anchors`: the first k anchors merged into one model by weight matching (starlight/align/merge.py)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from .. import recovery
-from ..bn import recompute_bn_stats
-from ..checkpoint import load_into
-from ..merge import merge_many
+from ..align.merge import merge_many
+from ..io.checkpoint import load_into
+from ..measure.bn import recompute_bn_stats
 from ..models import has_batchnorm
-from ..runtime import provenance
-from .common import bn_data, code_record, model_factory, setup, splits_of, write_model
+from ..pipeline import recovery
+from ..pipeline.job import bn_data, code_record, model_factory, setup, splits_of, write_model
+from ..pipeline.runtime import provenance
 
 
 def merge_anchors_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str,

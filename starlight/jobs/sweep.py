@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..checkpoint import atomic_write
-from ..sweep_plots import plot_sweep
-from ..table import markdown, sweep_table
-from .common import write_csv
+from ..io.checkpoint import atomic_write
+from ..pipeline.job import write_csv
+from ..report.sweep_plots import plot_sweep
+from ..report.table import markdown, sweep_table
 
 log = logging.getLogger("starlight")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
-from .. import recovery
-from ..bn import recompute_bn_stats
-from ..checkpoint import load_into
+from ..io.checkpoint import load_into
+from ..measure.bn import recompute_bn_stats
 from ..models import has_batchnorm
-from ..runtime import provenance, seed_everything
-from ..train import train_classifier
-from .common import bn_data, code_record, model_factory, setup, splits_of, write_model
+from ..pipeline import recovery
+from ..pipeline.job import bn_data, code_record, model_factory, setup, splits_of, write_model
+from ..pipeline.runtime import provenance, seed_everything
+from ..training.loop import train_classifier
 
 log = logging.getLogger("starlight")
 

@@ -6,23 +6,15 @@ import logging
 import time
 from pathlib import Path
 
-from .. import recovery
-from ..bn import recompute_bn_stats
-from ..checkpoint import load_into, load_torch, save_torch
-from ..control import Probe, search_budget
-from ..metrics import evaluate
+from ..io.checkpoint import load_into, load_torch, save_torch
+from ..measure.bn import recompute_bn_stats
+from ..measure.metrics import evaluate
 from ..models import has_batchnorm
-from ..runtime import provenance, seed_everything
-from ..train import train_classifier
-from .common import (
-    bn_data,
-    code_record,
-    model_factory,
-    setup,
-    splits_of,
-    train_eval_data,
-    write_model,
-)
+from ..pipeline import recovery
+from ..pipeline.job import bn_data, code_record, model_factory, setup, splits_of, train_eval_data, write_model
+from ..pipeline.runtime import provenance, seed_everything
+from ..training.control import Probe, search_budget
+from ..training.loop import train_classifier
 
 log = logging.getLogger("starlight")
 
@@ -31,7 +23,7 @@ def train_control_job(dataset_file: str, exp: dict, name: str, star_ckpt: str, o
                       state_path: str | None = None, threads: int = 1) -> None:
     """Train `name`, the control of the star in `star_ckpt`: the anchors' objective and protocol (`exp["train"]`)
     from seed `exp["seed"]`, on the step budget whose train loss, on the barriers' evaluation set, lies within
-    `exp["controls"]["tolerance"]` of the star's (starlight/control.py).
+    `exp["controls"]["tolerance"]` of the star's (starlight/training/control.py).
 
     Each finished training of the search is recorded in `state_path` (its budget, its loss, and the closest model
     so far), so a killed job resumes the search instead of starting it again."""

@@ -36,7 +36,7 @@ LOG_SIGNS = (
     (re.compile(r"DUE TO PREEMPTION"), "it was preempted by another job"),
     (re.compile(r"\*\*\* (JOB|STEP) \S+ ON \S+ CANCELLED AT"), "it was cancelled"),
 )
-# SLURM's own lines in a job's log, and the errors a rule logs (starlight.runtime's format).
+# SLURM's own lines in a job's log, and the errors a rule logs (starlight.pipeline.runtime's format).
 SLURM_LINE = re.compile(r"slurmstepd|srun: error|\*\*\* (JOB|STEP) ")
 ERROR_LINE = re.compile(r"^\S+ \S+ (?:CRITICAL|ERROR) (.*)$", re.MULTILINE)
 TAIL_LINES = 8

@@ -2,23 +2,23 @@ rule aggregate:
     input:
         batches=batch_files,
     output:
-        barriers=f"{RESULTS}/{{exp}}/barriers.csv",
-        curves=f"{RESULTS}/{{exp}}/curves.csv",
+        barriers=paths.table("{exp}", "barriers"),
+        curves=paths.table("{exp}", "curves"),
         summary=report(
-            f"{RESULTS}/{{exp}}/summary.csv",
+            paths.table("{exp}", "summary"),
             caption="../report/summary.rst",
             category="{exp}",
             subcategory="tables",
         ),
     log:
-        f"{RESULTS}/{{exp}}/logs/aggregate.log",
+        paths.log("{exp}", "aggregate"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/aggregate.tsv"
+        paths.benchmark("{exp}", "aggregate")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        code=code("aggregate", "aggregate.py"),
+        code=code("aggregate"),
         star_columns=lambda wc: xp.star_columns(exp_cfg(wc)),
         barriers=lambda wc: pair_files(wc, "barriers"),
         curves=lambda wc: pair_files(wc, "curve"),
@@ -28,39 +28,39 @@ rule aggregate:
 
 rule figures:
     input:
-        barriers=f"{RESULTS}/{{exp}}/barriers.csv",
-        curves=f"{RESULTS}/{{exp}}/curves.csv",
+        barriers=paths.table("{exp}", "barriers"),
+        curves=paths.table("{exp}", "curves"),
     output:
         report(
-            f"{RESULTS}/{{exp}}/figures/curves.png",
+            paths.figure("{exp}", "curves", "png"),
             caption="../report/curves.rst",
             category="{exp}",
             subcategory="figures",
         ),
-        f"{RESULTS}/{{exp}}/figures/curves.svg",
+        paths.figure("{exp}", "curves", "svg"),
         report(
-            f"{RESULTS}/{{exp}}/figures/barriers.png",
+            paths.figure("{exp}", "barriers", "png"),
             caption="../report/barriers.rst",
             category="{exp}",
             subcategory="figures",
         ),
-        f"{RESULTS}/{{exp}}/figures/barriers.svg",
+        paths.figure("{exp}", "barriers", "svg"),
         report(
-            f"{RESULTS}/{{exp}}/figures/path_loss.png",
+            paths.figure("{exp}", "path_loss", "png"),
             caption="../report/path_loss.rst",
             category="{exp}",
             subcategory="figures",
         ),
-        f"{RESULTS}/{{exp}}/figures/path_loss.svg",
+        paths.figure("{exp}", "path_loss", "svg"),
     log:
-        f"{RESULTS}/{{exp}}/logs/figures.log",
+        paths.log("{exp}", "figures"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/figures.tsv"
+        paths.benchmark("{exp}", "figures")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        code=code("figures", "figures.py"),
+        code=code("figures"),
     script:
         "../scripts/figures.py"
 
@@ -68,27 +68,27 @@ rule figures:
 rule sweep:
     input:
         barriers=lambda wc: [
-            f"{RESULTS}/{v.name}/barriers.csv" for v in SWEEPS[wc.sweep]
+            paths.table(v.name, "barriers") for v in SWEEPS[wc.sweep]
         ],
     output:
         table=report(
-            f"{RESULTS}/{{sweep}}/table.csv",
+            paths.sweep_file("{sweep}", "table.csv"),
             caption="../report/table.rst",
             category="{sweep}",
             subcategory="tables",
         ),
-        markdown=f"{RESULTS}/{{sweep}}/table.md",
+        markdown=paths.sweep_file("{sweep}", "table.md"),
         figures=report(
-            directory(f"{RESULTS}/{{sweep}}/figures/sweep"),
+            directory(paths.sweep_file("{sweep}", "figures/sweep")),
             patterns=["{name}.png"],
             caption="../report/sweep.rst",
             category="{sweep}",
             subcategory="sweep",
         ),
     log:
-        f"{RESULTS}/{{sweep}}/logs/sweep.log",
+        paths.log("{sweep}", "sweep"),
     benchmark:
-        f"{RESULTS}/{{sweep}}/benchmarks/sweep.tsv"
+        paths.benchmark("{sweep}", "sweep")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
@@ -96,7 +96,7 @@ rule sweep:
         variants=lambda wc: sweep_variants(wc.sweep),
         paper=lambda wc: config["experiments"][wc.sweep].get("paper", {}).get("values", []),
         bootstrap=lambda wc: config["experiments"][wc.sweep]["bootstrap"],
-        code=lambda wc: params.code("sweep", None, "sweep.py"),
+        code=config_code("sweep"),
     script:
         "../scripts/sweep.py"
 
@@ -104,44 +104,45 @@ rule sweep:
 rule experiment_config:
     output:
         report(
-            f"{RESULTS}/{{sweep}}/config.yaml",
+            paths.sweep_file("{sweep}", "config.yaml"),
             caption="../report/config.rst",
             category="{sweep}",
             subcategory="config",
         ),
     log:
-        f"{RESULTS}/{{sweep}}/logs/experiment_config.log",
+        paths.log("{sweep}", "experiment_config"),
     benchmark:
-        f"{RESULTS}/{{sweep}}/benchmarks/experiment_config.tsv"
+        paths.benchmark("{sweep}", "experiment_config")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
         experiment=lambda wc: config["experiments"][wc.sweep],
-        code=lambda wc: params.code("config_record", None, "experiment_config.py"),
+        code=config_code("experiment_config"),
     script:
         "../scripts/experiment_config.py"
 
 
-rule benchmarks:
+rule costs:
     input:
         experiment_outputs,
     output:
         report(
-            f"{RESULTS}/{{exp}}/benchmarks.csv",
-            caption="../report/benchmarks.rst",
+            paths.table("{exp}", "costs"),
+            caption="../report/costs.rst",
             category="{exp}",
             subcategory="tables",
         ),
     log:
-        f"{RESULTS}/{{exp}}/logs/benchmarks.log",
+        paths.log("{exp}", "costs"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/benchmarks.tsv"
+        paths.benchmark("{exp}", "costs")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        results=lambda wc: f"{RESULTS}/{wc.exp}",
-        code=code("costs", "benchmarks.py"),
+        benchmarks=lambda wc: paths.benchmarks(wc.exp),
+        logs=lambda wc: paths.logs(wc.exp),
+        code=code("costs"),
     script:
-        "../scripts/benchmarks.py"
+        "../scripts/costs.py"

@@ -1,19 +1,19 @@
 # One job per model1: it evaluates all of that model's pairs (its start-up and data loading shared), writing each
 # pair's curve and barriers under pairs/<pair_type>/; its output lists them. A rerun (one more held-out model, a
-# retrained model) recomputes only the pairs whose checkpoints, params or code changed (starlight/jobs/memo.py).
+# retrained model) recomputes only the pairs whose checkpoints, params or code changed (starlight/pipeline/memo.py).
 rule barrier:
     input:
         data=dataset_file,
-        model1=lambda wc: model_path(wc.exp, wc.model1),
+        model1=lambda wc: paths.model(wc.exp, wc.model1),
         models2=lambda wc: [
-            model_path(wc.exp, model2) for _, model2 in batch_pairs(wc.exp, wc.model1)
+            paths.model(wc.exp, model2) for _, model2 in batch_pairs(wc.exp, wc.model1)
         ],
     output:
-        batch=batch_file("{exp}", "{model1}"),
+        batch=paths.batch("{exp}", "{model1}"),
     log:
-        f"{RESULTS}/{{exp}}/logs/barrier/{{model1}}.log",
+        paths.log("{exp}", "barrier", "{model1}"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/barrier/{{model1}}.tsv"
+        paths.benchmark("{exp}", "barrier", "{model1}")
     group:
         "barriers"
     conda:
@@ -26,5 +26,9 @@ rule barrier:
     params:
         cfg=barrier_params,
         pairs=lambda wc: batch_pairs(wc.exp, wc.model1),
+        stems=lambda wc: [
+            paths.pair_stem(wc.exp, pair_type, wc.model1, model2)
+            for pair_type, model2 in batch_pairs(wc.exp, wc.model1)
+        ],
     script:
         "../scripts/barrier.py"

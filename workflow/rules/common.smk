@@ -1,13 +1,14 @@
 import copy
 import re
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from starlight import experiment as xp
-from starlight import params, pretrained, recovery, sweep
+from starlight.pipeline import experiment as xp
+from starlight.pipeline import params, paths, pretrained, recovery, sweep
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
-from starlight.locks import EarlierJobsRunning, prepare_rerun
+from starlight.pipeline.locks import EarlierJobsRunning, prepare_rerun
 
 min_version("9.0")
 
@@ -29,7 +30,7 @@ def stop(message):
 
 
 def _checked_experiments():
-    """{variant name: its config} of every experiment's variants (starlight/sweep.py), and
+    """{variant name: its config} of every experiment's variants (starlight/pipeline/sweep.py), and
     {experiment: its variant names}; each variant checked before any job runs."""
     variants, sweeps = {}, {}
     for name, exp in config["experiments"].items():
@@ -98,7 +99,6 @@ if workflow.is_main_process:
         )
 
 
-RESULTS = "results"
 MODEL_ROLES = "anchor|heldout"
 STAR_ID = r"star-k\d+(-[A-Za-z0-9_.,=+]+)*?-\d+"
 CONTROL_ID = STAR_ID.replace("star", "control", 1)
@@ -145,49 +145,65 @@ PREPARED_STEM = (
 )
 
 
-def model_path(exp, model_id, ext="pt"):
-    return f"{RESULTS}/{exp}/models/{model_id}.{ext}"
-
-
 def pretrained_source(wildcards):
     """[the checkpoint to import] for a model of a `pretrained` population, else []."""
     source = pretrained.file_of(exp_cfg(wildcards), wildcards.role, int(wildcards.seed))
     return [source] if source else []
 
 
-# What each job's outputs depend on, its code included (starlight/params.py): a change reruns exactly the
+# What each job's outputs depend on, its code included (starlight/pipeline/params.py): a change reruns exactly the
 # jobs it can change, and what depends on them.
+# The rules' scripts, `workflow/scripts/<rule>.py`: each rule's code fingerprint covers its script too.
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+
+
 def train_params(wildcards):
-    return params.train_params(exp_cfg(wildcards), wildcards.role, int(wildcards.seed))
+    return params.train_params(
+        exp_cfg(wildcards), wildcards.role, int(wildcards.seed), SCRIPTS
+    )
 
 
 def star_params(wildcards):
-    return params.star_params(exp_cfg(wildcards), wildcards.star)
+    return params.star_params(exp_cfg(wildcards), wildcards.star, SCRIPTS)
+
+
+def control_params(wildcards):
+    return params.control_params(exp_cfg(wildcards), wildcards.control, SCRIPTS)
+
+
+def merge_params(wildcards):
+    return params.merge_params(exp_cfg(wildcards), SCRIPTS)
 
 
 def barrier_params(wildcards):
-    return params.barrier_params(exp_cfg(wildcards), wildcards.model1)
+    return params.barrier_params(exp_cfg(wildcards), wildcards.model1, SCRIPTS)
 
 
-def code(step, script):
-    """The code fingerprint of a step whose outputs depend on nothing else in the config."""
-    return lambda wildcards: params.code(step, exp_cfg(wildcards), script)
+def ensemble_params(wildcards):
+    return params.ensemble_params(exp_cfg(wildcards), SCRIPTS)
 
 
-def data_code(script):
+def code(step):
+    """The code fingerprint of step (rule) `step`, whose outputs depend on nothing else in the experiment's
+    config."""
+    return lambda wildcards: params.code(step, exp_cfg(wildcards), SCRIPTS)
+
+
+def data_code(step):
     return lambda wildcards: params.code(
-        "data", {"dataset": stem_dataset(wildcards.dataset)}, script
+        step, {"dataset": stem_dataset(wildcards.dataset)}, SCRIPTS
     )
+
+
+def config_code(step):
+    """The code fingerprint of a step that reads the whole config, not one experiment's."""
+    return lambda wildcards: params.code(step, None, SCRIPTS)
 
 
 def star_anchor_checkpoints(wildcards):
     exp = exp_cfg(wildcards)
     star = xp.star(exp, wildcards.star)
-    return [model_path(wildcards.exp, a) for a in xp.anchor_ids(exp)[: star.n_anchors]]
-
-
-def pair_stem(exp, pair_type, model1, model2):
-    return f"{RESULTS}/{exp}/pairs/{pair_type}/{model1}__{model2}"
+    return [paths.model(wildcards.exp, a) for a in xp.anchor_ids(exp)[: star.n_anchors]]
 
 
 def experiment_pairs(exp):
@@ -196,14 +212,9 @@ def experiment_pairs(exp):
 
 def pair_files(wildcards, kind):
     return [
-        f"{pair_stem(wildcards.exp, *pair)}.{kind}.csv"
+        paths.pair_file(wildcards.exp, pair, kind)
         for pair in experiment_pairs(wildcards.exp)
     ]
-
-
-def batch_file(exp, model1):
-    """What a barrier job writes besides its pairs' files: the list of its pairs and their keys."""
-    return f"{RESULTS}/{exp}/pairs/{model1}.pairs.json"
 
 
 def batch_pairs(exp, model1):
@@ -214,7 +225,7 @@ def batch_pairs(exp, model1):
 def batch_files(wildcards):
     """The barrier jobs of an experiment: one per model that is model1 of a pair."""
     model1s = dict.fromkeys(m1 for _, m1, _ in experiment_pairs(wildcards.exp))
-    return [batch_file(wildcards.exp, m1) for m1 in model1s]
+    return [paths.batch(wildcards.exp, m1) for m1 in model1s]
 
 
 def sweep_variants(name):
@@ -238,14 +249,14 @@ def sweep_variants(name):
 
 def experiment_results(exp):
     """An experiment's tables and figures: the outputs of all its jobs but the cost table."""
-    outs = [f"{RESULTS}/{exp}/{name}.csv" for name in ("barriers", "summary", "curves")]
+    outs = [paths.table(exp, name) for name in ("barriers", "summary", "curves")]
     outs += [
-        f"{RESULTS}/{exp}/figures/{fig}.{ext}"
+        paths.figure(exp, fig, ext)
         for fig in ("curves", "barriers", "path_loss")
         for ext in ("png", "svg")
     ]
     if EXPERIMENTS[exp]["ensembles"]["enabled"]:
-        outs.append(f"{RESULTS}/{exp}/ensembles.csv")
+        outs.append(paths.table(exp, "ensembles"))
     return outs
 
 
@@ -257,13 +268,15 @@ def experiment_outputs(wildcards):
 def all_outputs():
     outs = []
     for exp in EXPERIMENTS:
-        outs += experiment_results(exp) + [f"{RESULTS}/{exp}/benchmarks.csv"]
+        outs += experiment_results(exp) + [paths.table(exp, "costs")]
     for name in SWEEPS:
-        outs += [f"{RESULTS}/{name}/{f}" for f in ("table.csv", "table.md", "config.yaml")]
+        outs += [
+            paths.sweep_file(name, f) for f in ("table.csv", "table.md", "config.yaml")
+        ]
     return outs
 
 
-# A model whose training finished is restored from the archive rather than trained again (starlight/recovery.py),
+# A model whose training finished is restored from the archive rather than trained again (starlight/pipeline/recovery.py),
 # unless this run forces jobs to run: its jobs read the mark the main process leaves (onstart: once the DAG's
 # settings are known, before the first job).
 def mark_forced_run():

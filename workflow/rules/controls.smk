@@ -6,14 +6,14 @@
 rule train_control:
     input:
         data=dataset_file,
-        star=lambda wc: model_path(wc.exp, xp.star_of_control(wc.control)),
+        star=lambda wc: paths.model(wc.exp, xp.star_of_control(wc.control)),
     output:
-        checkpoint=f"{RESULTS}/{{exp}}/models/{{control}}.pt",
-        meta=f"{RESULTS}/{{exp}}/models/{{control}}.json",
+        checkpoint=paths.model("{exp}", "{control}"),
+        meta=paths.model("{exp}", "{control}", "json"),
     log:
-        f"{RESULTS}/{{exp}}/logs/train_control/{{control}}.log",
+        paths.log("{exp}", "train_control", "{control}"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/train_control/{{control}}.tsv"
+        paths.benchmark("{exp}", "train_control", "{control}")
     group:
         "stars"
     conda:
@@ -24,8 +24,8 @@ rule train_control:
         mem_mb=8000,
         runtime=90,
     params:
-        cfg=lambda wc: params.control_params(exp_cfg(wc), wc.control),
-        state=f"{RESULTS}/{{exp}}/state/{{control}}.pt",
+        cfg=control_params,
+        state=paths.state("{exp}", "{control}"),
     script:
         "../scripts/train_control.py"
 
@@ -34,15 +34,15 @@ rule merge_anchors:
     input:
         data=dataset_file,
         anchors=lambda wc: [
-            model_path(wc.exp, a) for a in xp.anchor_ids(exp_cfg(wc))[: int(wc.k)]
+            paths.model(wc.exp, a) for a in xp.anchor_ids(exp_cfg(wc))[: int(wc.k)]
         ],
     output:
-        checkpoint=f"{RESULTS}/{{exp}}/models/merged-k{{k}}.pt",
-        meta=f"{RESULTS}/{{exp}}/models/merged-k{{k}}.json",
+        checkpoint=paths.model("{exp}", "merged-k{k}"),
+        meta=paths.model("{exp}", "merged-k{k}", "json"),
     log:
-        f"{RESULTS}/{{exp}}/logs/merge_anchors/merged-k{{k}}.log",
+        paths.log("{exp}", "merge_anchors", "merged-k{k}"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/merge_anchors/merged-k{{k}}.tsv"
+        paths.benchmark("{exp}", "merge_anchors", "merged-k{k}")
     group:
         "stars"
     conda:
@@ -53,6 +53,6 @@ rule merge_anchors:
         mem_mb=8000,
         runtime=30,
     params:
-        cfg=lambda wc: params.merge_params(exp_cfg(wc)),
+        cfg=merge_params,
     script:
         "../scripts/merge_anchors.py"

@@ -13,7 +13,7 @@ rule stage_data:
     params:
         data_root=data_root_of,
         allow_download=config["allow_download"],
-        code=data_code("stage_data.py"),
+        code=data_code("stage_data"),
     script:
         "../scripts/stage_data.py"
 
@@ -33,6 +33,6 @@ rule prepare_data:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        code=data_code("prepare_data.py"),
+        code=data_code("prepare_data"),
     script:
         "../scripts/prepare_data.py"

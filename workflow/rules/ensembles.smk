@@ -1,14 +1,14 @@
 rule ensemble:
     input:
         data=dataset_file,
-        star=lambda wc: model_path(wc.exp, wc.star),
+        star=lambda wc: paths.model(wc.exp, wc.star),
         anchors=star_anchor_checkpoints,
     output:
-        f"{RESULTS}/{{exp}}/ensembles/{{star}}.csv",
+        paths.ensemble("{exp}", "{star}"),
     log:
-        f"{RESULTS}/{{exp}}/logs/ensemble/{{star}}.log",
+        paths.log("{exp}", "ensemble", "{star}"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/ensemble/{{star}}.tsv"
+        paths.benchmark("{exp}", "ensemble", "{star}")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
@@ -17,7 +17,7 @@ rule ensemble:
         mem_mb=8000,
         runtime=60,
     params:
-        cfg=lambda wc: params.ensemble_params(exp_cfg(wc)),
+        cfg=ensemble_params,
     script:
         "../scripts/ensemble.py"
 
@@ -25,27 +25,27 @@ rule ensemble:
 rule ensembles:
     input:
         lambda wc: [
-            f"{RESULTS}/{wc.exp}/ensembles/{s.id}.csv" for s in xp.stars(exp_cfg(wc))
+            paths.ensemble(wc.exp, s.id) for s in xp.stars(exp_cfg(wc))
         ],
     output:
-        table=f"{RESULTS}/{{exp}}/ensembles.csv",
+        table=paths.table("{exp}", "ensembles"),
         figure=[
             report(
-                f"{RESULTS}/{{exp}}/figures/ensembles.png",
+                paths.figure("{exp}", "ensembles", "png"),
                 caption="../report/ensembles.rst",
                 category="{exp}",
                 subcategory="ensembles",
             ),
-            f"{RESULTS}/{{exp}}/figures/ensembles.svg",
+            paths.figure("{exp}", "ensembles", "svg"),
         ],
     log:
-        f"{RESULTS}/{{exp}}/logs/ensembles.log",
+        paths.log("{exp}", "ensembles"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/ensembles.tsv"
+        paths.benchmark("{exp}", "ensembles")
     conda:
         "../../envs/starlight.yaml"
     threads: 1
     params:
-        code=code("ensembles_table", "ensembles.py"),
+        code=code("ensembles"),
     script:
         "../scripts/ensembles.py"

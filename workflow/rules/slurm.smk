@@ -2,7 +2,7 @@
 # checked, jobs named by rule and wildcards before the first submission; failed jobs explained at the end.
 import time
 
-from starlight.locks import written_since
+from starlight.pipeline.locks import written_since
 from starlight.slurm import names, preflight, queries, report
 
 # A global `resources:` limit (profiles/slurm: gpu=1) would silently lower a larger request of a rule.

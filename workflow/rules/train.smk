@@ -3,12 +3,12 @@ rule train:
         data=dataset_file,
         pretrained=pretrained_source,
     output:
-        checkpoint=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.pt",
-        meta=f"{RESULTS}/{{exp}}/models/{{role}}-{{seed}}.json",
+        checkpoint=paths.model("{exp}", "{role}-{seed}"),
+        meta=paths.model("{exp}", "{role}-{seed}", "json"),
     log:
-        f"{RESULTS}/{{exp}}/logs/train/{{role}}-{{seed}}.log",
+        paths.log("{exp}", "train", "{role}-{seed}"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/train/{{role}}-{{seed}}.tsv"
+        paths.benchmark("{exp}", "train", "{role}-{seed}")
     group:
         "models"
     conda:
@@ -20,7 +20,7 @@ rule train:
         runtime=60,
     params:
         cfg=train_params,
-        state=f"{RESULTS}/{{exp}}/state/{{role}}-{{seed}}.pt",
+        state=paths.state("{exp}", "{role}-{seed}"),
     script:
         "../scripts/train.py"
 
@@ -30,12 +30,12 @@ rule train_star:
         data=dataset_file,
         anchors=star_anchor_checkpoints,
     output:
-        checkpoint=f"{RESULTS}/{{exp}}/models/{{star}}.pt",
-        meta=f"{RESULTS}/{{exp}}/models/{{star}}.json",
+        checkpoint=paths.model("{exp}", "{star}"),
+        meta=paths.model("{exp}", "{star}", "json"),
     log:
-        f"{RESULTS}/{{exp}}/logs/train_star/{{star}}.log",
+        paths.log("{exp}", "train_star", "{star}"),
     benchmark:
-        f"{RESULTS}/{{exp}}/benchmarks/train_star/{{star}}.tsv"
+        paths.benchmark("{exp}", "train_star", "{star}")
     group:
         "stars"
     conda:
@@ -47,6 +47,6 @@ rule train_star:
         runtime=120,
     params:
         cfg=star_params,
-        state=f"{RESULTS}/{{exp}}/state/{{star}}.pt",
+        state=paths.state("{exp}", "{star}"),
     script:
         "../scripts/train_star.py"

@@ -1,5 +1,5 @@
 from starlight.jobs.aggregate import aggregate_job
-from starlight.runtime import setup_logging
+from starlight.pipeline.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 aggregate_job(snakemake.wildcards.exp, list(snakemake.params.barriers), list(snakemake.params.curves),

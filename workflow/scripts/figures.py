@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from starlight.jobs.figures import figures_job
-from starlight.runtime import setup_logging
+from starlight.pipeline.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 figures_job(snakemake.wildcards.exp, snakemake.input.barriers, snakemake.input.curves,

@@ -1,5 +1,5 @@
 from starlight.jobs.sweep import sweep_job
-from starlight.runtime import setup_logging
+from starlight.pipeline.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 sweep_job(snakemake.wildcards.sweep, snakemake.params.variants, list(snakemake.input.barriers),

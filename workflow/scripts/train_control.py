@@ -1,5 +1,6 @@
 from starlight.jobs.train_control import train_control_job
-from starlight.runtime import setup_logging, start_gpu_job
+from starlight.pipeline.runtime import setup_logging
+from starlight.slurm.gpu_job import start_gpu_job
 
 setup_logging(snakemake.log[0])
 start_gpu_job(snakemake.rule, snakemake.params.cfg["device"], snakemake.config["allow_cpu_fallback"])

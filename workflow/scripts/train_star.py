@@ -1,11 +1,12 @@
-from starlight.jobs.star import star_job
-from starlight.params import run_options
-from starlight.runtime import setup_logging, start_gpu_job
+from starlight.jobs.train_star import train_star_job
+from starlight.pipeline.params import run_options
+from starlight.pipeline.runtime import setup_logging
+from starlight.slurm.gpu_job import start_gpu_job
 
 setup_logging(snakemake.log[0])
 start_gpu_job(snakemake.rule, snakemake.params.cfg["device"], snakemake.config["allow_cpu_fallback"])
 w = snakemake.wildcards
-options = run_options(snakemake.config, w.exp, "star")
-star_job(snakemake.input.data, snakemake.params.cfg, w.star, list(snakemake.input.anchors),
+options = run_options(snakemake.config, w.exp, "train_star")
+train_star_job(snakemake.input.data, snakemake.params.cfg, w.star, list(snakemake.input.anchors),
          snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads,
          options["checkpoint_every"])

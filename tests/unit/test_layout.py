@@ -1,0 +1,62 @@
+"""The package's layers (starlight/__init__.py): each subpackage imports only from the layers below it, and no
+step's code fingerprint covers SLURM, lock or report code that it does not run."""
+
+import pytest
+
+from starlight.pipeline.code import ROOT, _parsed, module_file, modules_of
+
+# Layer of each subpackage, from the top down.
+LAYERS = {"jobs": 1, "pipeline": 2, "report": 2, "training": 3, "measure": 3,
+          "align": 4, "models": 4, "data": 4, "io": 4}
+STEPS = sorted(p.stem for p in (ROOT / "jobs").glob("*.py") if p.stem != "__init__")
+
+
+def subpackage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def imports() -> list[tuple[str, str]]:
+    """(importer, imported) for every package-internal import, by module name."""
+    edges = []
+    for path in sorted(ROOT.rglob("*.py")):
+        name = ".".join(("starlight", *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__")
+        edges += [(name, target) for target in _parsed(path)[1] if module_file(target) is not None]
+    return edges
+
+
+def test_every_module_lives_in_a_subpackage_with_a_docstring():
+    loose = [p.name for p in ROOT.glob("*.py") if p.name != "__init__.py"]
+    assert loose == []
+    for package in [*LAYERS, "slurm"]:
+        assert (ROOT / package / "__init__.py").read_text().lstrip().startswith('"""'), package
+
+
+def test_no_module_imports_a_higher_layer():
+    upward = [(a, b) for a, b in imports()
+              if subpackage(a) in LAYERS and subpackage(b) in LAYERS and LAYERS[subpackage(b)] < LAYERS[subpackage(a)]]
+    assert upward == []
+    # and the two halves of a layer stay apart: the report reads files, it runs no pipeline step
+    sideways = [(a, b) for a, b in imports() if {subpackage(a), subpackage(b)} in ({"pipeline", "report"},
+                                                                                   {"training", "measure"})]
+    assert sideways == []
+
+
+def test_only_the_lock_imports_slurm_code():
+    importers = {a for a, b in imports() if subpackage(b) == "slurm" and subpackage(a) != "slurm"}
+    assert importers == {"starlight.pipeline.locks"}
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_no_step_runs_slurm_or_lock_code(step):
+    modules = modules_of(step, {"model": {"name": "resnet18"}, "dataset": "cifar10"})
+    assert f"starlight.jobs.{step}" in modules
+    assert not [m for m in modules if subpackage(m) == "slurm" or m == "starlight.pipeline.locks"]
+
+
+@pytest.mark.parametrize("step", ["train", "train_star", "train_control", "merge_anchors", "barrier", "ensemble"])
+def test_the_steps_that_train_or_measure_run_no_report_code(step):
+    modules = modules_of(step, {"model": {"name": "mlp"}, "dataset": "fashion_mnist"})
+    assert not [m for m in modules if subpackage(m) == "report"]
+    assert "starlight.training.loop" in modules or "starlight.measure.barrier" in modules or step in (
+        "merge_anchors", "ensemble")
