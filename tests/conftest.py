@@ -1,7 +1,9 @@
 import contextlib
 import fcntl
+import hashlib
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +67,25 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-8000:]}")
     return proc
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Rule -> job count of the `Job stats:` table a dry run prints."""
+    table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", stdout, re.DOTALL)
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table[1], re.MULTILINE)}
+
+
+def planned_jobs(workdir, *args, env=None) -> dict[str, int]:
+    """Rule -> job count of a dry run ({} when there is nothing to do)."""
+    proc = run_snakemake(workdir, "-n", *args, env=env)
+    if "Job stats:" not in proc.stdout:
+        assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
+        return {}
+    return job_counts(proc.stdout)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @contextlib.contextmanager

@@ -18,8 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, copy_workflow, run_snakemake
-from test_workflow import digest, planned_jobs
+from conftest import ROOT, SNAKEMAKE, copy_workflow, digest, planned_jobs, run_snakemake
 
 from starlight.slurm.preflight import PreflightError, check_partitions, over_limits
 from starlight.slurm.queries import key_values

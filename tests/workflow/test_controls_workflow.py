@@ -7,8 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_snakemake
-from test_workflow import digest, planned_jobs
+from conftest import digest, planned_jobs, run_snakemake
 
 from starlight.report.aggregate import PATH_COLUMNS
 

@@ -2,25 +2,18 @@
 synthetic settings, and the whole DAG on the synthetic CIFAR-shaped smoke config."""
 
 import json
-import re
 import shutil
 
 import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import ROOT, copy_workflow, run_snakemake
-from test_workflow import planned_jobs
+from conftest import ROOT, copy_workflow, job_counts, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 SMALL = {"model": {"name": "cnn", "depth": 1, "width": 4}, "anchors": {"count": 1, "seed_start": 0},
          "heldout": {"count": 1, "seed_start": 100}, "star": {"n_anchors": [1], "seed_start": 200}}
-
-
-def job_counts(stdout: str) -> dict[str, int]:
-    table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", stdout, re.DOTALL)
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table[1], re.MULTILINE)}
 
 
 def write_config(workdir, experiments: dict, **top) -> str:

@@ -225,7 +225,7 @@ def test_killed_star_resumes_bit_identical(dataset_file, tmp_path, star_anchors)
         saved = torch.load(state, map_location="cpu", weights_only=True)
         assert len(saved["extra"]["anchors"]) == 2  # the re-aligned anchors are part of the state
 
-    resumed, killed_at = kill_and_resume(tmp_path, "star.train_star_job", "star-0",
+    resumed, killed_at = kill_and_resume(tmp_path, "train_star.train_star_job", "star-0",
                                          [dataset_file, experiment(batchnorm) | {"star": STAR}, "star-0", anchors],
                                          on_killed=holds_realigned_anchors)
     assert f"re-aligned 2 anchors to the star after epoch {killed_at + 1}" in resumed.log.read_text()

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, copy_workflow, run_snakemake
-from test_data_workflow import job_counts
+from conftest import ROOT, copy_workflow, job_counts, run_snakemake
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from paper_jobs import parse_jobs

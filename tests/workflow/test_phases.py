@@ -90,7 +90,7 @@ def test_every_rule_of_a_real_run_logs_its_phases(tiny_reference):
 
 
 @pytest.mark.parametrize("step,unneeded", [("train", ("torchvision", "pandas", "rebasin", "matplotlib")),
-                                           ("star", ("torchvision", "pandas", "matplotlib")),
+                                           ("train_star", ("torchvision", "pandas", "matplotlib")),
                                            ("barrier", ("torchvision", "matplotlib"))])
 def test_a_step_imports_only_what_it_runs(step, unneeded):
     """Start-up is most of a short job: torchvision alone (through torch._dynamo) doubled a step's imports."""

@@ -5,8 +5,7 @@ the model from the archive byte for byte; `--forcerun` still retrains."""
 import shutil
 
 import pytest
-from conftest import run_snakemake
-from test_workflow import digest, planned_jobs
+from conftest import digest, planned_jobs, run_snakemake
 
 from starlight.pipeline.recovery import FORCED
 

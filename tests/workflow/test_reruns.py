@@ -13,8 +13,7 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake
-from test_workflow import digest, planned_jobs
+from conftest import ROOT, digest, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
 

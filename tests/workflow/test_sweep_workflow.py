@@ -6,8 +6,7 @@ import re
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, run_snakemake
-from test_workflow import planned_jobs
+from conftest import copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
 

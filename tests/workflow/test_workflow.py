@@ -1,32 +1,17 @@
 """The whole DAG on the tiny config through the real `snakemake` command line."""
 
-import hashlib
 import re
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, run_snakemake
+from conftest import copy_workflow, digest, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 BARRIER_COLUMNS = ["experiment", "pair_type", "model1", "model2", "train_loss_barrier", "test_loss_barrier",
                    "train_acc_barrier", "test_acc_barrier"]
 SUMMARY_COLUMNS = ["pair_type", "n_anchors", "metric", "n", "mean", "std", "min", "max"]
-
-
-def planned_jobs(workdir, *args, env=None) -> dict[str, int]:
-    """Rule -> job count of a dry run ({} when there is nothing to do)."""
-    proc = run_snakemake(workdir, "-n", *args, env=env)
-    table = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", proc.stdout, re.DOTALL)
-    if table is None:
-        assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
-        return {}
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table[1], re.MULTILINE)}
-
-
-def digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def pair_outputs(workdir, exp="tiny") -> dict[str, tuple[int, str]]:
