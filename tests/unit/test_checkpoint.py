@@ -21,9 +21,19 @@ def test_roundtrip_is_exact(tmp_path):
 
 
 def test_plain_state_dict_is_accepted(tmp_path):
+    """A bare state dict (no model config beside it) loads into a model of the right shape, weight for weight."""
+    torch.manual_seed(0)
     model = build_model(MLP)
     torch.save(model.state_dict(), tmp_path / "plain.pt")
-    load_into(build_model(MLP), tmp_path / "plain.pt")
+    torch.manual_seed(1)
+    fresh = build_model(MLP)
+    assert not torch.equal(fresh.state_dict()["net.1.weight"], model.state_dict()["net.1.weight"])
+    loaded = load_into(fresh, tmp_path / "plain.pt")
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+    for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), k
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.equal(loaded.eval()(x), model.eval()(x))
 
 
 def test_wrong_architecture_is_named(tmp_path):
