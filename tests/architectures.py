@@ -212,3 +212,27 @@ class InputResidual(nn.Module):
     def forward(self, x):
         out = x + self.conv(x)
         return self.head(F.relu(self.inner(out)).mean((2, 3)))
+
+
+class KeywordInputs(nn.Module):
+    """A chain written with every input passed by keyword: layers (`self.conv1(input=x)`), functions
+    (`F.relu(input=...)`, `torch.relu(input=...)`, `torch.sigmoid(input=...)`) and, before the Linear layers,
+    `torch.flatten(input=..., start_dim=1)` (pool="flatten", C*4*4 features) or `torch.mean(input=..., dim=...)`
+    (pool="mean", C features). conv1 -> BN -> conv2 -> pool to 4x4 -> fc1 -> BN -> fc2."""
+
+    def __init__(self, channels: int = 4, hidden: int = 8, pool: str = "flatten"):
+        super().__init__()
+        self.flatten = pool == "flatten"
+        self.conv1 = nn.Conv2d(1, channels, 3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.fc1 = nn.Linear(channels * 16 if self.flatten else channels, hidden)
+        self.bn2 = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        out = F.relu(input=self.bn1(input=self.conv1(input=x)))
+        out = self.pool(input=torch.relu(input=self.conv2(input=out)))
+        out = torch.flatten(input=out, start_dim=1) if self.flatten else torch.mean(input=out, dim=(2, 3))
+        return self.fc2(input=torch.sigmoid(input=self.bn2(input=self.fc1(input=out))))

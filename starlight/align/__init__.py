@@ -1,6 +1,6 @@
 """Weight-matching alignment: permute one model's hidden units onto another's without changing its function.
 
-Two methods, chosen by `method` (config `barrier.align_method`):
+Two methods, chosen by `method` (config `alignment.method`):
 
 - "matching" (default): our engine. `groups.permutation_spec` derives every permutation group from the
   traced model (residual streams, concatenations and flattens included; unknown layers are an error),
@@ -10,7 +10,9 @@ Two methods, chosen by `method` (config `barrier.align_method`):
   residual streams.
 
 Either way the aligned model is checked to compute the same function as the input, and an error is
-raised if it does not.
+raised if it does not. Both methods first refuse (`refusals.py`) a model wrapped in DataParallel or
+DistributedDataParallel (TypeError: pass `.module`) and weights shared between modules (UnsupportedLayerError
+naming both).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .check import check_same_function
 from .groups import permutation_spec
 from .matching import match
 from .rebasin import rebasin_align
+from .refusals import refuse_shared_weights, refuse_wrapped
 from .spec import Group, Member, PermutationSpec, UnsupportedLayerError
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "Group", "Member", "PermutationSpec", "Permutations", "UnsupportedLayerError",
@@ -89,6 +92,9 @@ def align_with_permutations(reference: nn.Module, model: nn.Module, example_inpu
     """
     if method not in METHODS:
         raise ValueError(f"unknown alignment method {method!r}; expected one of {', '.join(METHODS)}")
+    for argument, network in (("reference", reference), ("model", model)):
+        refuse_wrapped(network, argument)
+        refuse_shared_weights(network)
     _check_same_architecture(reference, model)
     aligned, perms = METHODS[method](reference, model, example_input, seed=seed, max_iterations=max_iterations)
     check_same_function(model, aligned, example_input, method)

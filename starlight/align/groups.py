@@ -23,6 +23,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from . import propagate as rules
+from .refusals import refuse_shared_weights, refuse_wrapped
 from .spec import PermutationSpec, UnsupportedLayerError
 from .tracing import ChannelGroups, Layout
 
@@ -33,8 +34,11 @@ def permutation_spec(model: nn.Module, example_input: torch.Tensor) -> Permutati
     """The permutation groups of `model`, found by tracing it and running it on `example_input[:1]`.
 
     `model` is left untouched: it runs once in eval mode without gradients, and its train/eval flags are
-    restored. Raises `UnsupportedLayerError` (naming the layer or op) for what cannot be followed.
+    restored. Raises `UnsupportedLayerError` (naming the layer or op) for what cannot be followed, weights
+    shared between modules included, and TypeError for a model wrapped in DataParallel.
     """
+    refuse_wrapped(model)
+    refuse_shared_weights(model)
     graph_module = _trace(model)
     _record_shapes(model, graph_module, example_input)
     groups = ChannelGroups()

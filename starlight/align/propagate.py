@@ -3,14 +3,19 @@
 A rule gets a `Call` (the node, its inputs' layouts and the recorded shapes) and returns the layout of the
 node's output, recording the state-dict slices a layer's weights index along the way. The registries are
 plain dicts; anything missing from them raises `UnsupportedLayerError` naming the layer or op.
+
+Arguments are read by position or by keyword alike (`self.fc(input=x)`, `torch.mean(input=x, dim=...)`):
+`Call.input` and `Call.arg` map a keyword to the positional slot it names. A tensor passed by a keyword
+the rule does not read (`torch.sigmoid(x, out=y)`) is refused, naming the node and the keyword.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +41,7 @@ class Call:
     node: fx.Node
     layouts: dict[fx.Node, Layout | None]
     module: nn.Module | None = None
+    read: set[str] = field(default_factory=set)  # the keywords the rule read
 
     @property
     def where(self) -> str:
@@ -55,10 +61,32 @@ class Call:
             raise UnsupportedLayerError(f"{self.where}: argument {arg!r} is not a tensor with a channel axis")
         return layout
 
-    def arg(self, index: int, name: str, default: object = None) -> object:
+    def arg(self, index: int, *names: str, default: object = None) -> object:
+        """Positional argument `index`, or the same slot passed by keyword under any of `names`."""
         if len(self.node.args) > index:
             return self.node.args[index]
-        return self.node.kwargs.get(name, default)
+        for name in names:
+            if name in self.node.kwargs:
+                return self.keyword(name)
+        return default
+
+    def keyword(self, name: str) -> object:
+        """The argument passed by keyword `name`, recorded as read by the rule."""
+        self.read.add(name)
+        return self.node.kwargs[name]
+
+    def input(self) -> object:
+        """The tensor the layer or op is applied to: its first argument, by position or by keyword (the
+        first parameter of a layer's forward, `input` for functions, `self` for tensor methods)."""
+        if self.module is not None:
+            name = next(iter(inspect.signature(self.module.forward).parameters), "input")
+        else:
+            name = "self" if self.node.op == "call_method" else "input"
+        x = self.arg(0, name)
+        if x is None:
+            passed = ", ".join(repr(k) for k in self.node.kwargs) or "none"
+            raise self.fail(f"its input is neither passed by position nor by keyword {name!r} (keywords: {passed})")
+        return x
 
     def fail(self, why: str) -> UnsupportedLayerError:
         return UnsupportedLayerError(f"{self.where}: {why}")
@@ -67,7 +95,7 @@ class Call:
 # --- layers with weights -------------------------------------------------------------------------------
 
 def linear(call: Call) -> Layout:
-    x, layer = call.node.args[0], call.module
+    x, layer = call.input(), call.module
     if len(shape_of(x)) != 2:
         raise call.fail(f"applied to a tensor of shape {tuple(shape_of(x))}; only (batch, features) is supported")
     return _affine(call, layer.in_features, layer.out_features, in_axis=1, out_axis=0)
@@ -84,7 +112,7 @@ def conv(call: Call) -> Layout:
 def _affine(call: Call, n_in: int, n_out: int, *, in_axis: int, out_axis: int) -> Layout:
     """Weight indexed by input channels along `in_axis`, by a new group of outputs along `out_axis`."""
     name, layer = call.node.target, call.module
-    x = call.layout(call.node.args[0])
+    x = call.layout(call.input())
     if width(x) != n_in:
         raise call.fail(f"expects {n_in} input channels, its input has layout {describe(x)}")
     out = call.groups.new(name, n_out)
@@ -97,7 +125,7 @@ def _affine(call: Call, n_in: int, n_out: int, *, in_axis: int, out_axis: int) -
 
 def batchnorm(call: Call) -> Layout:
     """Affine parameters and running statistics follow the input's channels."""
-    x = call.layout(call.node.args[0])
+    x = call.layout(call.input())
     if width(x) != call.module.num_features:
         raise call.fail(f"normalises {call.module.num_features} channels, its input has layout {describe(x)}")
     for key, value in call.module.state_dict().items():
@@ -110,7 +138,7 @@ def batchnorm(call: Call) -> Layout:
 
 def keep(call: Call) -> Layout:
     """Elementwise ops, dropout, identity, pooling: each output channel is the same input channel."""
-    x = call.node.args[0] if call.node.args else call.node.kwargs.get("input")
+    x = call.input()
     layout, before = call.layout(x), shape_of(x)
     if call.shape is None or len(call.shape) != len(before) or call.shape[1] != before[1]:
         raise call.fail(f"maps shape {tuple(before)} to {call.shape}, changing the channel axis")
@@ -119,9 +147,11 @@ def keep(call: Call) -> Layout:
 
 def combine(call: Call) -> Layout:
     """Sum, difference, product of tensors: channel c of each operand meets channel c of the others, so
-    their groups merge (residual streams). Scalars and operands broadcast along channels do not count."""
+    their groups merge (residual streams). Scalars and operands broadcast along channels do not count.
+    Operands by keyword: `input` and `other` (torch.add(input=x, other=y), x.add(other=y))."""
     channels = call.shape[1] if call.shape is not None and len(call.shape) >= 2 else None
-    operands = [a for a in (*call.node.args, *call.node.kwargs.values())
+    by_keyword = [call.keyword(name) for name in ("input", "other") if name in call.node.kwargs]
+    operands = [a for a in (*call.node.args, *by_keyword)
                 if isinstance(a, fx.Node) and shape_of(a) is not None and len(shape_of(a)) >= 2
                 and shape_of(a)[1] == channels]
     if not operands:
@@ -132,7 +162,7 @@ def combine(call: Call) -> Layout:
 def concatenate(call: Call) -> Layout:
     """Along channels (DenseNet): the output's channels are the inputs' segments, in order."""
     tensors = call.arg(0, "tensors")
-    dim = call.arg(1, "dim", 0)
+    dim = call.arg(1, "dim", "axis", default=0)
     ndim = len(call.shape)
     if dim % ndim == 1:
         return tuple(seg for t in tensors for seg in call.layout(t))
@@ -142,7 +172,7 @@ def concatenate(call: Call) -> Layout:
 def reshape(call: Call) -> Layout:
     """flatten/view/reshape: either the channel axis is untouched (only spatial dims change) or (N, C, *S)
     becomes (N, C*prod(S)), every channel a block of prod(S) features."""
-    x = call.node.args[0] if call.node.args else call.node.kwargs.get("input")
+    x = call.input()
     layout, before, after = call.layout(x), shape_of(x), call.shape
     if after is not None and len(after) >= 2 and after[0] == before[0]:
         if after[1] == before[1] and math.prod(after[2:]) == math.prod(before[2:]):
@@ -155,8 +185,8 @@ def reshape(call: Call) -> Layout:
 
 def reduce(call: Call) -> Layout:
     """mean/sum/amax over spatial dimensions keep the channels."""
-    x = call.node.args[0]
-    dims = call.arg(1, "dim")
+    x = call.input()
+    dims = call.arg(1, "dim", "axis")
     ndim = len(shape_of(x))
     dims = [dims] if isinstance(dims, int) else dims
     if dims is None or any(d % ndim < 2 for d in dims):
@@ -213,7 +243,7 @@ def apply(groups: ChannelGroups, root: nn.Module, node: fx.Node, layouts: dict[f
     """Layout of `node`'s output, by the rule registered for its module class, function or method."""
     if node.op == "call_module":
         module = root.get_submodule(node.target)
-        groups.called(node.target, module)
+        groups.called(node.target, module, node.name)
         rule = next((MODULE_RULES[c] for c in type(module).__mro__ if c in MODULE_RULES), None)
         call = Call(groups, node, layouts, module)
     elif node.op == "call_function":
@@ -222,4 +252,11 @@ def apply(groups: ChannelGroups, root: nn.Module, node: fx.Node, layouts: dict[f
         rule, call = METHOD_RULES.get(node.target), Call(groups, node, layouts)
     if rule is None:
         raise call.fail("is not supported by weight matching (no rule for how it moves hidden units)")
-    return rule(call)
+    layout = rule(call)
+    for name, value in node.kwargs.items():
+        passed: list[fx.Node] = []
+        fx.node.map_arg(value, passed.append)
+        if name not in call.read and any(layouts.get(n) is not None for n in passed):
+            raise call.fail(f"gets a tensor by keyword {name!r}, which weight matching does not follow "
+                            "(only the input and the operands are)")
+    return layout

@@ -46,7 +46,7 @@ class ChannelGroups:
         self._size: list[int] = []
         self._producer: list[str] = []
         self._members: list[tuple[int, Member]] = []
-        self._called: set[str] = set()
+        self._called: dict[str, str] = {}  # layer -> the node of its first call
 
     def new(self, producer: str, size: int, *, fixed: bool = False) -> Layout:
         """A layout of one fresh group of `size` units, named after the layer that produces it."""
@@ -89,12 +89,14 @@ class ChannelGroups:
             self._members.append((seg.group, Member(key, axis, offset, seg.block)))
             offset += seg.size * seg.block
 
-    def called(self, name: str, module: nn.Module) -> None:
-        """Record a call of layer `name`; a layer with weights may be called only once."""
+    def called(self, name: str, module: nn.Module, node: str) -> None:
+        """Record a call of layer `name` at graph node `node`; a layer with weights may be called only once
+        (each call could need its own permutation of the same weights)."""
         if name in self._called and any(True for _ in module.state_dict()):
-            raise UnsupportedLayerError(f"layer {name!r} ({type(module).__name__}) is called more than once; "
-                                        "shared weights are not supported")
-        self._called.add(name)
+            raise UnsupportedLayerError(f"layer {name!r} ({type(module).__name__}) is called more than once, at "
+                                        f"nodes {self._called[name]!r} and {node!r}; shared weights are not "
+                                        "supported")
+        self._called.setdefault(name, node)
 
     def spec(self) -> PermutationSpec:
         """The groups that may be permuted (not fixed, more than one unit), in order of creation."""

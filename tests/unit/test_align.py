@@ -22,6 +22,7 @@ from starlight.align import (
     invert,
     permutation_spec,
 )
+from starlight.align.rebasin import _WeightMatching, rebasin_align
 from starlight.models import build_model
 
 MLP = {"name": "mlp", "depth": 2, "width": 64, "batchnorm": False}
@@ -176,6 +177,23 @@ def test_deterministic_and_inputs_untouched(method):
         for t in first.state_dict().values():
             t.add_(1)
     assert all(torch.equal(v, b.state_dict()[k]) for k, v in b_before.items())
+
+
+@pytest.mark.parametrize("cfg", [MLP_BN, CNN_BN], ids=["mlp_bn", "cnn_bn"])
+def test_rebasin_traced_on_one_example_finds_what_the_whole_batch_finds(cfg):
+    """rebasin_align traces example_input[:1] (tracing the batch cost 5x the time on a ResNet18); torchview
+    traces in eval mode, so BatchNorm1d accepts one example even from a model in train mode."""
+    a, b = with_running_stats(make(cfg, 0), 0), with_running_stats(make(cfg, 1), 1)
+    b.train()
+    x = inputs(64)
+    on_batch = _WeightMatching(copy.deepcopy(a), copy.deepcopy(b), x, seed=3)
+    on_batch.rebasin()
+    aligned, perms = rebasin_align(a, b, x, seed=3)
+    assert set(perms) == set(on_batch.permutations()) and len(perms) == cfg["depth"]
+    assert all(torch.equal(p, on_batch.permutations()[k]) for k, p in perms.items())
+    assert all(not torch.equal(p, torch.arange(len(p))) for p in perms.values())
+    assert all(torch.equal(v, on_batch.model_b.state_dict()[k]) for k, v in aligned.state_dict().items())
+    assert b.training and aligned.training
 
 
 def test_seed_orders_the_groups():

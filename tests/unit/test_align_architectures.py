@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import torch
 import torchvision
-from architectures import VGG, ConvFlattenLinear, DenseNet40, ResNet18Cifar, WideResNet
+from architectures import VGG, ConvFlattenLinear, DenseNet40, KeywordInputs, ResNet18Cifar, WideResNet
 from planting import chain_groups, densenet_groups, plant, resnet_groups, wrn_groups
 from torch import nn
 
@@ -32,6 +32,10 @@ ARCHITECTURES = {
     "cnn": (zoo({"name": "cnn", "depth": 3, "width": 4}, MNIST, None), chain_groups, 3, MNIST),
     # conv (1 group, read by fc1 as 4x4 blocks of features) and fc1 (1 group).
     "conv_flatten_linear": (lambda: ConvFlattenLinear(4, 8), chain_groups, 2, MNIST),
+    # every input passed by keyword: conv1, conv2 (read by fc1 as 4x4 blocks, or one feature each after a mean)
+    # and fc1, each its own group.
+    "keyword_inputs_flatten": (lambda: KeywordInputs(4, 8, pool="flatten"), chain_groups, 3, MNIST),
+    "keyword_inputs_mean": (lambda: KeywordInputs(4, 8, pool="mean"), chain_groups, 3, MNIST),
     # 4 residual streams (stem + stage 1; then one per stage 2-4, each started by the first block's 1x1
     # shortcut conv, which joins the stream it outputs to) + 8 blocks' conv1 outputs = 12.
     "resnet18_cifar": (zoo({"name": "resnet18_cifar", "width_multiplier": 1 / 16}, CIFAR, lambda: ResNet18Cifar(4)),
