@@ -1,8 +1,8 @@
 """How far barriers measured with BN statistics from the BN subset are from those of a full-training-set recompute.
 
 Trains two BN models on Fashion-MNIST (the default experiment's data and split), aligns the second onto the first
-as the barrier job does, and measures the curve twice: BN statistics re-estimated at every point on the
-`barrier.bn_subset` images (2,000, seed 0: the default) and on the whole training split (54,000 images). Prints
+as the barrier job does, and measures the curve twice: BN statistics re-estimated at every point on the config's
+`bn.subset` images (2,000, drawn with `bn.seed` 0: the default) and on the whole training split (54,000 images). Prints
 the four barriers and the endpoint losses both ways and their largest difference. Not a speed target: it tells
 whether the subset is large enough.
 
@@ -36,8 +36,8 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--model", choices=list(MODELS), default="mlp_bn")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--bn-subset", type=int, default=2000)
-    p.add_argument("--bn-seed", type=int, default=0)
+    p.add_argument("--bn-subset", type=int, default=2000, help="the config's bn.subset")
+    p.add_argument("--bn-seed", type=int, default=0, help="the config's bn.seed")
     args = p.parse_args()
     device = setup(args)
     header(args, f"barriers with BN statistics from {args.bn_subset} images vs the whole training split")

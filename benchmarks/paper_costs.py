@@ -1,15 +1,15 @@
-"""Jobs and GPU-hours of the paper's experiments (config/paper/*.yaml).
+"""Jobs and GPU-hours of the paper's experiments (config/paper/*.yaml, each given after config/paper/protocol.yaml).
 
 Per config: the jobs per rule of a dry run (`snakemake -n` on a fresh copy of the workflow, so existing results do
 not count) and the GPU-hours of its GPU jobs under a time model (benchmarks/paper_timing.py: a FLOP model, or a
 table of measured seconds per epoch), and what it shares with configs that name the same experiment.
 
-    .venv/bin/python benchmarks/paper_costs.py                        # every config/paper/*.yaml
+    .venv/bin/python benchmarks/paper_costs.py                        # every setting of config/paper/
     .venv/bin/python benchmarks/paper_costs.py config/paper/wrn_cifar10.yaml
     .venv/bin/python benchmarks/paper_costs.py --template epochs.csv  # the workloads to measure, with the estimate
     .venv/bin/python benchmarks/paper_costs.py --measured epochs.csv  # measured times replace the FLOP model
     .venv/bin/python benchmarks/paper_costs.py --update-headers       # rewrite each config's cost block
-    .venv/bin/python benchmarks/paper_costs.py --readme               # the README's table rows
+    .venv/bin/python benchmarks/paper_costs.py --table                # the table rows of docs/paper.md
 
 `benchmarks/paper_epochs.py epochs.csv` measures the template's rows on a GPU machine.
 """
@@ -23,10 +23,22 @@ import textwrap
 from collections import defaultdict
 from pathlib import Path
 
-from paper_jobs import GPU_RULES, ROOT, Plan, job_seconds, load_config, planned, shared_jobs, sizes, variants, workload
+from paper_jobs import (
+    GPU_RULES,
+    ROOT,
+    Plan,
+    given,
+    job_seconds,
+    load_config,
+    paper_files,
+    planned,
+    shared_jobs,
+    sizes,
+    variants,
+    workload,
+)
 from paper_timing import FlopModel, MeasuredModel, write_template
 
-PAPER = ROOT / "config" / "paper"
 BEGIN, END = "# >>> cost (written by benchmarks/paper_costs.py --update-headers)", "# <<< cost"
 RULE_RUNTIME = {"train": 60, "train_star": 120, "train_control": 90, "merge_anchors": 30, "barrier": 10,
                 "ensemble": 60}  # minutes, workflow/rules/*.smk
@@ -93,9 +105,14 @@ def sharing(c: Costed, others: list[Costed]) -> list[str]:
     return out
 
 
+def files(c: Costed) -> str:
+    """The --configfile arguments of the config's run: the protocol, then the setting."""
+    return " ".join(str(p.relative_to(ROOT)) for p in given(c.plan.config))
+
+
 def command(c: Costed) -> list[str]:
-    path = c.plan.config.relative_to(ROOT)
-    lines = [f"#   snakemake -n --configfile {path}", f"#   snakemake --profile profiles/slurm --configfile {path}"]
+    lines = [f"#   snakemake -n --configfile {files(c)}",
+             f"#   snakemake --profile profiles/slurm --configfile {files(c)}"]
     options = []
     runtimes = c.runtimes()
     if runtimes:
@@ -145,24 +162,24 @@ def report(c: Costed) -> str:
     return "\n".join(lines)
 
 
-def readme_row(c: Costed) -> str:
+def table_row(c: Costed) -> str:
     path = c.plan.config.relative_to(ROOT)
     what = c.config["experiments"][next(iter(c.config["experiments"]))].get("paper", {}).get("reproduces", "")
     gpu, _ = counts_text(c)
     return (f"| `{path.name}` | {what} | {c.plan.counts['total']} ({gpu}) | {c.hours():,.0f} "
-            f"({' + '.join(sorted(c.sources()))}) | `snakemake --profile profiles/slurm --configfile {path}` |")
+            f"({' + '.join(sorted(c.sources()))}) | `snakemake --profile profiles/slurm --configfile {files(c)}` |")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("configs", nargs="*", type=Path, help="default: config/paper/*.yaml")
+    p.add_argument("configs", nargs="*", type=Path, help="default: every setting of config/paper/ (not protocol.yaml)")
     p.add_argument("--measured", type=Path, help="CSV of measured seconds per epoch (paper_timing.py)")
     p.add_argument("--template", type=Path, help="write the CSV of workloads to measure, with the estimate")
     p.add_argument("--update-headers", action="store_true", help="rewrite each config's cost block")
-    p.add_argument("--readme", action="store_true", help="print the README's table rows")
+    p.add_argument("--table", action="store_true", help="print the table rows of docs/paper.md")
     args = p.parse_args(argv)
     model = MeasuredModel(args.measured) if args.measured else FlopModel()
-    paths = [c.resolve() for c in args.configs] or sorted(PAPER.glob("*.yaml"))
+    paths = [c.resolve() for c in args.configs] or paper_files()
     costed = []
     for path in paths:
         costed.append(Costed(planned(path), model))
@@ -170,7 +187,7 @@ def main(argv=None) -> int:
     # configs naming the same experiment: compared with every such config of the folder, asked for or not
     pool = {c.plan.config: c for c in costed}
     names = {n for c in costed for n in c.config["experiments"]}
-    for path in sorted(PAPER.glob("*.yaml")):
+    for path in paper_files():
         if path not in pool and names & set(load_config(path)["experiments"]):
             pool[path] = Costed(planned(path), model)
     print(f"\ntime model: {model.method}")
@@ -185,8 +202,8 @@ def main(argv=None) -> int:
         for c in costed:
             update_header(c.plan.config, header(c, list(pool.values())))
             print(f"updated {c.plan.config.relative_to(ROOT)}")
-    if args.readme:
-        print("\n".join(readme_row(c) for c in costed))
+    if args.table:
+        print("\n".join(table_row(c) for c in costed))
     return 0
 
 

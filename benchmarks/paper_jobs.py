@@ -2,7 +2,8 @@
 
 `planned(config)` runs the dry run and returns its jobs; `job_seconds(job, variants, model)` prices one with a time
 model of paper_timing.py; `shared_jobs(a, b)` finds the jobs two configs plan identically (same outputs, same
-params), which a run of one leaves done for the other.
+params), which a run of one leaves done for the other. A paper setting (config/paper/*.yaml) is always given after
+the protocol it names, config/paper/protocol.yaml, as the workflow is run (`given(config)`).
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from pathlib import Path
 
 import yaml
 from paper_timing import ALIGN_S, STAR_STEP, STARTUP_S, FlopModel, Workload, counts
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from starlight.data import DATASETS, data_settings
 from starlight.models import model_config
 from starlight.pipeline import experiment as xp
-from starlight.pipeline import params, pretrained, sweep
+from starlight.pipeline import params, pretrained, protocols, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SCRIPTS = ROOT / "workflow" / "scripts"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PAPER = ROOT / "config" / "paper"
+PROTOCOL = PAPER / "protocol.yaml"  # the protocol every paper setting names, given before the setting's file
 GPU_RULES = ("train", "train_star", "train_control", "merge_anchors", "barrier", "ensemble")
 # A quality-matched control's budget search (starlight/training/control.py), in full trainings of an anchor: the sum of
 # the budgets it trains, over the anchors' budget: 1.17 on average over the 20 controls of config/cpu_sweep.yaml.
@@ -73,6 +76,17 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def paper_files() -> list[Path]:
+    """The paper's settings: every file of config/paper/ but the protocol."""
+    return [p for p in sorted(PAPER.glob("*.yaml")) if p != PROTOCOL]
+
+
+def given(config: str | Path) -> list[Path]:
+    """The config files a run of `config` gives snakemake, in order: a paper setting after the protocol."""
+    config = Path(config).resolve()
+    return [PROTOCOL, config] if config.parent == PAPER and config != PROTOCOL else [config]
+
+
 def parse_jobs(text: str) -> list[Job]:
     """Every job block of `snakemake -n` output: its rule, wildcards and outputs."""
     jobs, current = [], None
@@ -100,13 +114,14 @@ def parse_counts(text: str) -> dict[str, int]:
 
 
 def planned(config: str | Path, workdir: Path | None = None) -> Plan:
-    """`snakemake -n --configfile CONFIG` in a fresh copy of the workflow (a temporary one unless given)."""
+    """`snakemake -n --configfile [PROTOCOL] CONFIG` in a fresh copy of the workflow (a temporary one unless
+    given)."""
     config = Path(config).resolve()
     with tempfile.TemporaryDirectory(prefix="paper-costs-") as tmp:
         work = workdir or copy_workflow(Path(tmp))
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         t0 = time.perf_counter()
-        proc = subprocess.run([SNAKEMAKE, "-n", "--configfile", str(config), "--directory", str(work),
+        proc = subprocess.run([SNAKEMAKE, "-n", "--configfile", *map(str, given(config)), "--directory", str(work),
                                "--snakefile", str(work / "Snakefile")], cwd=work, capture_output=True, text=True,
                               env=env, check=False)
         seconds = time.perf_counter() - t0
@@ -121,8 +136,12 @@ def planned(config: str | Path, workdir: Path | None = None) -> Plan:
 
 
 def load_config(path: str | Path) -> dict:
-    """The config as the workflow sees it: validated, defaults filled in."""
-    config = yaml.safe_load(Path(path).read_text())
+    """The config as the workflow sees it: its files merged in order (`given`), protocols applied, validated,
+    defaults filled in."""
+    config = {}
+    for file in given(path):
+        update_config(config, yaml.safe_load(file.read_text()))
+    config = protocols.expand(config)
     validate(config, str(SCHEMA))
     return config
 
@@ -142,7 +161,7 @@ def sizes(exp: dict) -> dict[str, int]:
     """Images per split as the experiment uses them: train, val, test, the barrier's train split, BN images."""
     s = data_settings(exp["dataset"], exp["data"])
     train = s.train_subset or s.spec.train_size - s.val_size
-    bn = min(exp["barrier"]["bn_subset"], train) if counts(workload(exp)).batchnorm else 0
+    bn = min(exp["bn"]["subset"], train) if counts(workload(exp)).batchnorm else 0
     return {"train": train, "val": s.val_size, "test": s.test_subset or s.spec.test_size,
             "train_eval": min(exp["barrier"].get("train_eval_subset") or train, train), "bn": bn}
 

@@ -95,8 +95,8 @@ def pair_barriers(exp: dict, pair_type: str, model1: str, model2: str, m1, m2, c
     if bcfg["align"]:
         from ..align import align
 
-        variants["aligned"] = align(m1, m2, context["example"], seed=bcfg["align_seed"],
-                                    method=bcfg["align_method"])
+        variants["aligned"] = align(m1, m2, context["example"], seed=exp["alignment"]["seed"],
+                                    method=exp["alignment"]["method"])
     rows, barriers = [], {}
     for variant, model in variants.items():
         points = curve(m1, model, eval_sets, ts, bn_x)
@@ -140,7 +140,7 @@ def training_basis_barriers(star, anchor, perms, anchor_id: str, eval_sets, ts, 
     spec = permutation_spec(anchor, example)
     try:
         state = apply_permutations(anchor.state_dict(), spec, perms)
-    except ValueError as err:  # permutations of another engine (align_method: rebasin) that miss groups
+    except ValueError as err:  # permutations of another engine (alignment.method: rebasin) that miss groups
         log.warning("no training-basis barriers for %s: %s", anchor_id, err)
         return {k: float("nan") for k in unaligned}
     permuted = copy.deepcopy(anchor)

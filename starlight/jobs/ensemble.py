@@ -28,15 +28,15 @@ METHODS = {
 
 
 def ensemble_settings(exp: dict) -> tuple[int, int, int]:
-    """(samples, seed, align_seed), each checked, named by its config key when missing or wrong."""
+    """(samples, seed, alignment seed), each checked, named by its config key when missing or wrong."""
     section = exp.get("ensembles") or {}
     if not isinstance(section, dict):
         raise TypeError(f"ensembles={section!r}: needs a section {{samples: int >= 1, seed: int >= 0}}")
-    align_seed = exp.get("barrier", {}).get("align_seed")
+    align_seed = (exp.get("alignment") or {}).get("seed")
     out = []
     for key, value, least in (("ensembles.samples", section.get("samples"), 1),
                               ("ensembles.seed", section.get("seed"), 0),
-                              ("barrier.align_seed", align_seed, 0)):
+                              ("alignment.seed", align_seed, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise ValueError(f"{key}={value!r}: needs an integer >= {least}")
         out.append(value)
@@ -68,7 +68,7 @@ def ensemble_job(dataset_file: str, exp: dict, star_id: str, star_ckpt: str, anc
     from ..align import align
 
     example = splits.train.head(256)
-    aligned = [align(star, anchor, example, seed=align_seed, method=exp["barrier"]["align_method"])
+    aligned = [align(star, anchor, example, seed=align_seed, method=exp["alignment"]["method"])
                for anchor in anchors]
     points, segment = segment_models(star, aligned, samples, seed, bn_x)
     log.info("%s: %d segment models, t = %s on anchors %s", star_id, samples,

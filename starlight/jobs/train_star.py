@@ -15,7 +15,7 @@ from ..training.star import Realign, train_star
 
 
 def train_star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
-             state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
+                   state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
     """Train one star on its anchors with the Starlight objective.
 
     `exp["star"]` holds this star's settings: t_scheme, t_constant, mu_star, realign_every_epoch, and its
@@ -37,8 +37,8 @@ def train_star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[s
     bases: list = [None] * len(anchors)
     realign = None
     if scfg["realign_every_epoch"] or scfg.get("realign_before_training"):
-        realign = anchor_realigner(new_model, splits.train.head(256), exp["barrier"]["align_seed"],
-                                   exp["barrier"]["align_method"], device)
+        realign = anchor_realigner(new_model, splits.train.head(256), exp["alignment"]["seed"],
+                                   exp["alignment"]["method"], device)
     history = train_star(name, model, anchors, splits.train, cfg, scfg["seed"],
                          t_scheme=scfg["t_scheme"], t_constant=scfg["t_constant"], mu_star=scfg["mu_star"],
                          realign=realign, bases=bases, state_path=state_path,
@@ -50,7 +50,7 @@ def train_star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[s
     meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],
             "anchors": [Path(p).stem for p in anchor_ckpts],
             "config": {"data": exp["data"], "model": exp["model"], "train": cfg, "star": scfg},
-            "align_seed": exp["barrier"].get("align_seed") if realign else None,
+            "alignment": exp["alignment"] if realign else None,
             "epochs": cfg["epochs"], "history": history, **provenance(device), **code_record("star", exp)}
     # The training basis: each anchor's permutation into the basis the star was last trained against (none for
     # an anchor never re-aligned). The star-anchor barriers measure the pair in this basis too.

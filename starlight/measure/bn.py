@@ -11,6 +11,10 @@ none holds a single sample.
 The per-batch statistics are the ones the BN layer computes anyway: with momentum 1 its running mean and
 variance after a batch are that batch's mean and unbiased variance, so pooling costs no extra pass over the
 activations. `estimating_bn` re-estimates several models in one pass over the data (a curve's points).
+
+Every re-estimation of an experiment uses the same images, `bn_subset`: the experiment's `bn` section (`subset`
+un-augmented training images, drawn with `seed`), for every model the pipeline writes, every curve point and
+every ensemble member alike.
 """
 
 from __future__ import annotations
@@ -109,6 +113,7 @@ def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 500)
 
 
 def bn_subset(train: ImageSet, size: int, seed: int) -> torch.Tensor:
-    """A fixed, seeded subset of the (un-augmented) training images used for every BN re-estimation."""
+    """A fixed, seeded subset of the (un-augmented) training images used for every BN re-estimation (the
+    experiment's `bn` section: `subset` images, drawn with `seed`)."""
     size = min(size, len(train))
     return train.normalised(torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:size])

@@ -47,10 +47,16 @@ def heldout_ids(exp: dict) -> list[str]:
 
 
 def stars(exp: dict) -> list[Star]:
-    """Every star of the experiment: each star setting (sweep.star_settings) × each k × `per_k` replicates."""
-    s = exp["star"]
-    return [Star(k, rep, s["seed_start"] + rep, tuple(sorted(settings.items())))
-            for settings in sweep.star_settings(exp) for k in s["n_anchors"] for rep in range(s["per_k"])]
+    """Every star of the experiment: each star setting (sweep.star_settings) × each k × `per_k` replicates, the
+    setting's own k values and replicates where it gives them; a star two settings imply, once."""
+    s, out = exp["star"], {}
+    for settings in sweep.star_settings(exp):
+        named = tuple(sorted(sweep.named(settings).items()))
+        for k in settings.get("n_anchors", s["n_anchors"]):
+            for rep in range(settings.get("per_k", s["per_k"])):
+                star = Star(k, rep, s["seed_start"] + rep, named)
+                out.setdefault(star.id, star)
+    return list(out.values())
 
 
 def star(exp: dict, star_id: str) -> Star:
@@ -74,7 +80,7 @@ def star_section(exp: dict, star: Star | None = None) -> dict:
 def star_columns(exp: dict) -> dict[str, dict]:
     """{star id: {"star.<key>": value}} for every star setting the experiment sweeps, base stars included (with
     the base value): the columns tables and figures group stars by. A star's control carries its star's."""
-    keys = sorted({k for settings in sweep.star_settings(exp) for k in settings})
+    keys = sorted({k for settings in sweep.star_settings(exp) for k in sweep.named(settings)})
     columns = {s.id: {f"star.{k}": sweep.get(star_section(exp, s), k) for k in keys} for s in stars(exp)}
     return columns | {control_id(s): settings for s, settings in columns.items()
                       if controls_section(exp)["quality_matched"]}
@@ -82,7 +88,7 @@ def star_columns(exp: dict) -> dict[str, dict]:
 
 def base_star_columns(exp: dict) -> dict:
     """{"star.<key>": base value} of every star setting the experiment sweeps."""
-    keys = sorted({k for settings in sweep.star_settings(exp) for k in settings})
+    keys = sorted({k for settings in sweep.star_settings(exp) for k in sweep.named(settings)})
     return {f"star.{k}": sweep.get(exp["star"], k) for k in keys}
 
 
@@ -123,7 +129,7 @@ def merged_id(k: int) -> str:
 
 def merged_ks(exp: dict) -> list[int]:
     """The k of every merged model (the stars' k values; none when merging is off)."""
-    return list(dict.fromkeys(exp["star"]["n_anchors"])) if controls_section(exp)["merged"] else []
+    return list(dict.fromkeys(s.n_anchors for s in stars(exp))) if controls_section(exp)["merged"] else []
 
 
 def n_anchors_of(exp: dict, model: str) -> int | None:
@@ -173,18 +179,20 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
     ks = exp["star"]["n_anchors"]
     if len(set(ks)) < len(ks):
         raise ConfigError(f"{where}.star.n_anchors: {ks} lists a k more than once")
-    for k in ks:
-        if k > n_anchors:
-            raise ConfigError(f"{where}.star.n_anchors: a star on {k} anchors needs {k} anchors, "
+    for star in stars(exp):
+        if star.n_anchors > n_anchors:
+            key = "star.n_anchors" if star.n_anchors in ks else "sweep.star"
+            raise ConfigError(f"{where}.{key}: a star on {star.n_anchors} anchors needs {star.n_anchors} anchors, "
                               f"but anchors.count is {n_anchors}")
+    per_k = 1 + max(s.replicate for s in stars(exp))
     ranges = {
         "anchors": range(exp["anchors"]["seed_start"], exp["anchors"]["seed_start"] + n_anchors),
         "heldout": range(exp["heldout"]["seed_start"], exp["heldout"]["seed_start"] + exp["heldout"]["count"]),
-        "star": range(exp["star"]["seed_start"], exp["star"]["seed_start"] + exp["star"]["per_k"]),
+        "star": range(exp["star"]["seed_start"], exp["star"]["seed_start"] + per_k),
     }
     if controls_section(exp)["quality_matched"]:
         start = controls_section(exp)["seed_start"]
-        ranges["controls"] = range(start, start + exp["star"]["per_k"])
+        ranges["controls"] = range(start, start + per_k)
     names = list(ranges)
     for i, a in enumerate(names):
         for b in names[i + 1:]:

@@ -57,7 +57,8 @@ def code_record(step: str, exp: dict) -> dict:
 
 
 def bn_data(exp: dict, splits: Splits) -> torch.Tensor:
-    return bn_subset(splits.train, exp["barrier"]["bn_subset"], exp["barrier"]["bn_seed"])
+    """The training images every BN re-estimation uses: a seeded subset (`bn.subset`, `bn.seed`)."""
+    return bn_subset(splits.train, exp["bn"]["subset"], exp["bn"]["seed"])
 
 
 def train_eval_data(exp: dict, splits: Splits):

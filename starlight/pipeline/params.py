@@ -59,8 +59,13 @@ def has_bn(exp: dict) -> bool:
 
 
 def bn_settings(exp: dict) -> dict:
-    """The BN re-estimation settings, for a model that has BN; nothing for one that has none."""
-    return {k: exp["barrier"][k] for k in ("bn_subset", "bn_seed")} if has_bn(exp) else {}
+    """The BN re-estimation settings (`bn`: subset, seed), for a model that has BN; nothing for one that has none."""
+    return {k: exp["bn"][k] for k in ("subset", "seed")} if has_bn(exp) else {}
+
+
+def alignment_settings(exp: dict) -> dict:
+    """The alignment settings (`alignment`: method, seed), for a step that aligns models."""
+    return {k: exp["alignment"][k] for k in ("method", "seed")}
 
 
 def _train_section(train: dict) -> dict:
@@ -70,7 +75,7 @@ def _train_section(train: dict) -> dict:
 def _model_params(exp: dict, train: dict) -> dict:
     keys = ("dataset", "device", "deterministic", "data")
     return {k: exp[k] for k in keys} | {"model": model_config(exp["model"]), "train": _train_section(train),
-                                        "barrier": bn_settings(exp)}
+                                        "bn": bn_settings(exp)}
 
 
 def train_params(exp: dict, role: str, seed: int, scripts: str | Path) -> dict:
@@ -80,13 +85,14 @@ def train_params(exp: dict, role: str, seed: int, scripts: str | Path) -> dict:
 
 
 def star_params(exp: dict, star_id: str, scripts: str | Path) -> dict:
-    """One star: its own k, seed and settings (not the list of stars, nor the sweep), its training."""
+    """One star: its own k, seed and settings (not the list of stars, nor the sweep), its training, and the
+    alignment when it re-aligns its anchors."""
     star = xp.star(exp, star_id)
     section = xp.star_section(exp, star)
     out = _model_params(exp, xp.star_train_config(exp, star))
     out["star"] = {k: v for k, v in section.items() if k not in ("per_k", "seed_start", "train")}
     if section["realign_every_epoch"] or section.get("realign_before_training"):
-        out["barrier"] |= {k: exp["barrier"][k] for k in ("align_seed", "align_method")}
+        out["alignment"] = alignment_settings(exp)
     return canonical(out | {"code": code("train_star", exp, scripts)})
 
 
@@ -100,7 +106,7 @@ def control_params(exp: dict, control: str, scripts: str | Path) -> dict:
     tolerance and limit, and the evaluation set its train loss is matched on. Its star is an input."""
     star = xp.star(exp, xp.star_of_control(control))
     out = _model_params(exp, exp["train"])
-    out["barrier"] |= _eval_settings(exp)
+    out["barrier"] = _eval_settings(exp)
     out |= {"seed": xp.control_seed(exp, star),
             "controls": {k: exp["controls"][k] for k in ("tolerance", "max_trainings")}}
     return canonical(out | {"code": code("train_control", exp, scripts)})
@@ -109,19 +115,20 @@ def control_params(exp: dict, control: str, scripts: str | Path) -> dict:
 def merge_params(exp: dict, scripts: str | Path) -> dict:
     """The merged anchors: data, model, the alignment and its rounds, BN settings. The anchors are inputs."""
     out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
-    out |= {"barrier": {k: exp["barrier"][k] for k in ("align_seed", "align_method")} | bn_settings(exp),
+    out |= {"alignment": alignment_settings(exp), "bn": bn_settings(exp),
             "controls": {"merge_rounds": exp["controls"]["merge_rounds"]}}
     return canonical(out | {"code": code("merge_anchors", exp, scripts)})
 
 
 def barrier_params(exp: dict, model1: str, scripts: str | Path) -> dict:
-    """One pair: the evaluation data, the grid, the alignment and (for BN models) BN settings."""
-    barrier = {k: v for k, v in exp["barrier"].items() if k not in (*PAIR_CHOICE, "bn_subset", "bn_seed")}
-    if not barrier["align"]:
-        barrier.pop("align_seed")
+    """One pair: the evaluation data, the grid, the alignment (when pairs are aligned) and (for BN models) BN
+    settings."""
+    barrier = {k: v for k, v in exp["barrier"].items() if k not in PAIR_CHOICE}
     n_anchors = xp.n_anchors_of(exp, model1)
     out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
-    out |= {"barrier": barrier | bn_settings(exp), "n_anchors": n_anchors}
+    out |= {"barrier": barrier, "bn": bn_settings(exp), "n_anchors": n_anchors}
+    if barrier["align"]:
+        out["alignment"] = alignment_settings(exp)
     return canonical(out | {"code": code("barrier", exp, scripts)})
 
 
@@ -129,7 +136,7 @@ def ensemble_params(exp: dict, scripts: str | Path) -> dict:
     """A star's ensembles: the evaluation data, the star's anchors' alignment and (for BN models) BN settings, the
     number of sampled models and their seed. The star and its anchors are inputs."""
     out = {k: exp[k] for k in ("dataset", "device", "deterministic", "data")} | {"model": model_config(exp["model"])}
-    out |= {"barrier": {k: exp["barrier"][k] for k in ("align_seed", "align_method")} | bn_settings(exp),
+    out |= {"alignment": alignment_settings(exp), "bn": bn_settings(exp),
             "ensembles": {k: exp["ensembles"][k] for k in ("samples", "seed")}}
     return canonical(out | {"code": code("ensemble", exp, scripts)})
 

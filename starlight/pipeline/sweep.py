@@ -13,7 +13,11 @@ How an axis expands depends on what it changes:
 - anything else (model, data, training): a variant with its own populations, in its own results folder
   `<experiment>/<key>=<value>`.
 
-The number of anchors k of a star is the list `star.n_anchors`; every star setting is crossed with it.
+The number of anchors k of a star is the list `star.n_anchors`; every star setting is crossed with it, and with
+`star.per_k` replicates. A value of a section-valued star axis (`star: [{...}]`) may give its own `n_anchors` and
+`per_k`: which stars it has, not what they are. They name no star (a star's id holds its k and its replicate), so
+`{n_anchors: [1, 5, 10], per_k: 1}` adds base stars at other k, `{t_scheme: beta, per_k: 3}` three beta stars per k,
+and a star two settings both imply is trained once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 STAR = "star"
 NESTED = ("heldout.count",)
+WHICH = ("n_anchors", "per_k")  # keys of a star axis's value that say which stars it has, not what they are
 SAFE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
@@ -73,8 +78,10 @@ def kind(key: str) -> str:
 def check(where: str, exp: dict) -> None:
     """Every axis names a known setting and values that can name folders and models."""
     for key, values in (exp.get("sweep") or {}).items():
-        if key.split(".")[0] not in exp or key == "star.n_anchors":
-            hint = " (the stars' k values are the list star.n_anchors)" if key == "star.n_anchors" else ""
+        which = key.startswith(STAR + ".") and key[len(STAR) + 1:] in WHICH
+        if key.split(".")[0] not in exp or which:
+            hint = (f" (the stars' k values are the list star.n_anchors; a `{STAR}` axis value may give its own "
+                    f"n_anchors and per_k)") if which else ""
             raise SweepError(f"{where}.sweep.{key}: not a setting this sweep can vary{hint}")
         if not isinstance(values, list) or not values:
             raise SweepError(f"{where}.sweep.{key}: give a non-empty list of values")
@@ -82,10 +89,31 @@ def check(where: str, exp: dict) -> None:
             if isinstance(value, dict) != isinstance(get(exp, key), dict):
                 raise SweepError(f"{where}.sweep.{key}: {value!r} is a {'section' if isinstance(value, dict) else 'value'}"
                                  f" but {key} is {'a section' if isinstance(get(exp, key), dict) else 'a value'}")
+            if key == STAR:
+                _check_which(f"{where}.sweep.{key}", value)
+                value = named(value)
             text = value_text(value).replace("=", "").replace(",", "")
-            if not SAFE.match(text):
+            if text and not SAFE.match(text) or not text and value != {}:
                 raise SweepError(f"{where}.sweep.{key}: value {value!r} has characters that cannot name a folder "
                                  f"or model (use letters, digits, _ . + -)")
+
+
+def named(settings: dict) -> dict:
+    """A star setting without the keys that say which stars it has (WHICH): what names its stars."""
+    return {k: v for k, v in settings.items() if k not in WHICH}
+
+
+def _positive(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_which(where: str, value: dict) -> None:
+    """A star axis value's own n_anchors (distinct k >= 1) and per_k (>= 1), where it gives them."""
+    ks = value.get("n_anchors", [1])
+    if not isinstance(ks, list) or not ks or not all(map(_positive, ks)) or len(set(ks)) < len(ks):
+        raise SweepError(f"{where}: n_anchors={ks!r}: give a list of distinct k values >= 1")
+    if not _positive(value.get("per_k", 1)):
+        raise SweepError(f"{where}: per_k={value['per_k']!r}: give an integer >= 1")
 
 
 @dataclass(frozen=True)
@@ -121,7 +149,8 @@ def variants(name: str, exp: dict) -> list[Variant]:
 
 def star_settings(exp: dict) -> list[dict]:
     """The star settings an experiment trains (each crossed with every k): the base `{}` first, then one per
-    value of each star axis that differs from the base. Keys are relative to the star section."""
+    value of each star axis that differs from the base. Keys are relative to the star section; a setting's
+    `n_anchors` and `per_k` (WHICH) say which stars it has."""
     out = [{}]
     for key, values in (exp.get("sweep") or {}).items():
         if kind(key) != "star":

@@ -31,7 +31,9 @@ def experiment(device: str, deterministic: bool = False) -> dict:
         "model": {"name": "cnn", "depth": 2, "width": 8, "batchnorm": True},
         "train": {"epochs": 3, "batch_size": 64, "lr": 0.1, "momentum": 0.9, "nesterov": True,
                   "weight_decay": 5e-4, "schedule": "cosine", "warmup_steps": 0},
-        "barrier": {"grid_points": 5, "bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0},
+        "barrier": {"grid_points": 5, "align": True},
+        "alignment": {"method": "matching", "seed": 0},
+        "bn": {"subset": 500, "seed": 0},
         "n_anchors": None,
     }
 

@@ -34,8 +34,7 @@ def experiment(model_cfg: dict, samples: int = SAMPLES, seed: int = 0) -> dict:
     """An experiment as a job gets it: the data of the `small_splits` fixture, BN and alignment settings."""
     return {"dataset": "fashion_mnist", "device": "cpu", "deterministic": False,
             "data": {"val_size": 500, "split_seed": 0, "train_subset": 2000, "test_subset": 1000},
-            "model": model_cfg, "barrier": {"bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0,
-                                             "align_method": "matching"},
+            "model": model_cfg, "alignment": {"method": "matching", "seed": 0}, "bn": {"subset": 500, "seed": 0},
             "ensembles": {"samples": samples, "seed": seed}}
 
 
@@ -224,7 +223,7 @@ def test_bad_settings_are_named(trained, dataset_file, tmp_path):
     for exp, message in ((experiment(MLP, samples=0), "ensembles.samples=0"),
                          (experiment(MLP, seed=-1), "ensembles.seed=-1"),
                          ({**experiment(MLP), "ensembles": None}, "ensembles.samples=None"),
-                         ({**experiment(MLP), "barrier": {}}, "barrier.align_seed=None")):
+                         ({**experiment(MLP), "alignment": {}}, "alignment.seed=None")):
         with pytest.raises(ValueError, match=message):
             run_job(dataset_file, folder, exp, "bad")
     with pytest.raises(TypeError, match="ensembles=.*needs a section"):

@@ -48,6 +48,29 @@ def test_extending_an_axis_keeps_every_existing_name():
     assert set(before) < set(after) and len(after) == len(before) + 2
 
 
+def test_a_star_setting_may_say_which_stars_it_has():
+    """A `star` axis value's n_anchors and per_k choose its stars' k and replicates without naming them: one
+    experiment holds both a k sweep (one star per k) and an ablation with three stars at one k, and a star both imply
+    is trained once."""
+    e = {**exp(**{"star.t_scheme": ["uniform", "beta"], "star": [{"n_anchors": [1, 2, 4], "per_k": 1}]}),
+         "star": {**BASE["star"], "n_anchors": [8], "per_k": 3}, "controls": {"merged": True}}
+    sweep.check("experiments.e", e)
+    ids = [s.id for s in xp.stars(e)]
+    assert ids == ["star-k8-0", "star-k8-1", "star-k8-2", "star-k8-t_scheme=beta-0", "star-k8-t_scheme=beta-1",
+                   "star-k8-t_scheme=beta-2", "star-k1-0", "star-k2-0", "star-k4-0"]
+    assert {s.seed for s in xp.stars(e) if s.replicate == 0} == {200}  # paired across k and settings
+    assert xp.merged_ks(e) == [8, 1, 2, 4]
+    assert xp.star_columns(e)["star-k1-0"] == {"star.t_scheme": "uniform"}  # n_anchors, per_k: no columns
+    assert xp.base_star_columns(e) == {"star.t_scheme": "uniform"}
+    assert xp.star_section(e, xp.star(e, "star-k2-0"))["n_anchors"] == 2
+    xp.check("e", {**e, "data": {}, "barrier": {}})  # seeds 200..202: disjoint from the other populations
+    with pytest.raises(xp.ConfigError, match=r"experiments.e.sweep.star: a star on 16 anchors needs 16 anchors"):
+        xp.check("e", {**e, "data": {}, "barrier": {}, "sweep": {"star": [{"n_anchors": [16]}]}})
+    with pytest.raises(xp.ConfigError, match=r"seed ranges of heldout \(100..102\) and star \(100..104\) overlap"):
+        xp.check("e", {**e, "data": {}, "barrier": {}, "star": {**e["star"], "seed_start": 100},
+                       "anchors": {"count": 8, "seed_start": 1000}, "sweep": {"star": [{"per_k": 5}]}})
+
+
 def test_model_axes_are_variants_with_their_own_populations_and_base_stars():
     variants = sweep.variants("e", exp(**{"model.width": [16, 32, 64], "star.t_scheme": ["uniform", "beta"]}))
     assert [v.name for v in variants] == ["e", "e/model.width=16", "e/model.width=64"]  # 32 is the base
@@ -84,6 +107,10 @@ def test_the_cpu_sweep_sweeps_around_the_default_experiment():
 @pytest.mark.parametrize("axes,message", [
     ({"modle.width": [1]}, "sweep.modle.width: not a setting"),
     ({"star.n_anchors": [1, 2]}, "the stars' k values are the list star.n_anchors"),
+    ({"star.per_k": [1, 2]}, "a `star` axis value may give its own n_anchors and per_k"),
+    ({"star": [{"n_anchors": [2, 2]}]}, r"n_anchors=\[2, 2\]: give a list of distinct k values >= 1"),
+    ({"star": [{"n_anchors": 4}]}, "n_anchors=4: give a list"),
+    ({"star": [{"per_k": 0}]}, "per_k=0: give an integer >= 1"),
     ({"model.width": []}, "non-empty list"),
     ({"star.t_scheme": ["a/b"]}, "cannot name a folder"),
     ({"model": [5]}, "is a value but model is a section"),

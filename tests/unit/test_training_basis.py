@@ -25,8 +25,9 @@ EXP = {
     "model": {"name": "mlp", "depth": 3, "width": 32},
     "train": {"epochs": 3, "batch_size": 64, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
               "schedule": "cosine", "warmup_steps": 0},
-    "barrier": {"grid_points": 5, "bn_subset": 500, "bn_seed": 0, "align": True, "align_seed": 0,
-                "align_method": "matching"},
+    "barrier": {"grid_points": 5, "align": True},
+    "alignment": {"method": "matching", "seed": 0},
+    "bn": {"subset": 500, "seed": 0},
     "n_anchors": None,
 }
 STAR = {"t_scheme": "uniform", "t_constant": 0.5, "mu_star": 0.0, "realign_every_epoch": True, "n_anchors": 2,

@@ -52,7 +52,9 @@ def test_valid_config_plans_jobs(workdir):
         ("train", "lr", -1.0, "less than or equal to the minimum of 0"),
         ("star", "t_constant", 1.5, "1.5 is greater than the maximum of 1"),
         ("star", "t_scheme", "cubic", "'cubic' is not one of"),
-        ("barrier", "align_method", "git", "'git' is not one of"),
+        ("alignment", "method", "git", "'git' is not one of"),
+        ("bn", "subset", 1, "1 is less than the minimum of 2"),
+        ("star", "train", {"lrr": 0.1}, "'lrr' was unexpected"),
         ("model", "name", "resnet", "'resnet' is not one of"),
         (None, "dataset", "svhn", "'svhn' is not one of"),
         ("anchors", "count", 0, "0 is less than the minimum of 1"),
@@ -68,6 +70,27 @@ def test_schema_errors_name_the_key(workdir, section, key, value, message):
     if section:
         assert f"['{section}']" in out or key in out
     assert not (workdir / "results").exists()
+
+
+def test_moved_keys_are_refused_with_their_new_place(workdir):
+    """Alignment and BN re-estimation have sections of their own: a config still using the barrier's old keys is
+    refused before the schema, every moved key named with its new place, as a message, not a traceback."""
+    cfg = edit("barrier", "align_seed", 1)
+    cfg["experiments"]["tiny"]["barrier"]["bn_subset"] = 300
+    proc = dry_run(workdir, cfg)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "experiments.tiny.barrier.align_seed: moved to experiments.tiny.alignment.seed" in out, out[-3000:]
+    assert "experiments.tiny.barrier.bn_subset: moved to experiments.tiny.bn.subset" in out
+    assert "Traceback" not in out and "WorkflowError" not in out
+    assert not (workdir / "results").exists()
+
+
+def test_a_protocol_no_file_defines_is_refused(workdir):
+    proc = dry_run(workdir, edit(None, "protocol", "nowhere"))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out[-3000:]
+    assert "experiments.tiny.protocol: no config file defines protocol 'nowhere'" in out, out[-3000:]
 
 
 @pytest.mark.parametrize(

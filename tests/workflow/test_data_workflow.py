@@ -78,7 +78,7 @@ def test_synthetic_resnet_smoke_config_runs_the_whole_dag(tmp_path):
     basis = barriers.filter(like="training_basis_")
     assert basis[barriers.pair_type == "star_anchor"].notna().all().all()
     assert basis[barriers.pair_type != "star_anchor"].isna().all().all()
-    # barrier.train_eval_subset and bn_subset: 300 of the 900 training images, 200 for BN
+    # barrier.train_eval_subset and bn.subset: 300 of the 900 training images, 200 for BN
     assert barriers[["n_train_eval", "n_test_eval", "n_bn"]].drop_duplicates().values.tolist() == [[300, 300, 200]]
     assert set(pd.read_csv(res / "curves.csv")["t"]) == {0.0, 0.5, 1.0}
     for name in ("curves.png", "barriers.svg"):

@@ -58,7 +58,8 @@ def experiment(batchnorm: bool = False, train_subset: int = 20000, epochs: int =
         "model": {"name": "mlp", "depth": 1, "width": 64, "batchnorm": batchnorm},
         "train": {"epochs": epochs, "batch_size": 64, "lr": lr, "momentum": 0.9, "nesterov": True,
                   "weight_decay": 5e-4, "schedule": "cosine", "warmup_steps": 0, "checkpoint_every": 1},
-        "barrier": {"bn_subset": 500, "bn_seed": 0, "align_seed": 0, "align_method": "matching"},
+        "alignment": {"method": "matching", "seed": 0},
+        "bn": {"subset": 500, "seed": 0},
     }
 
 
@@ -249,8 +250,8 @@ def workflow_config(path: Path, **train) -> Path:
         "heldout": {"count": 2, "seed_start": 100},
         "star": {"n_anchors": [2], "seed_start": 200},
         # one pair of each type keeps the barrier stage short
-        "barrier": {"grid_points": 3, "bn_subset": 500,
-                    "max_pairs": {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1}},
+        "bn": {"subset": 500},
+        "barrier": {"grid_points": 3, "max_pairs": {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 1}},
         "controls": {"quality_matched": False, "merged": False},  # tests/workflow/test_controls_workflow.py runs them
     }}}
     path.write_text(yaml.safe_dump(cfg))

@@ -21,7 +21,7 @@ TINY = "config/tiny.yaml"
 # The tiny experiment: 3 anchors and 2 held-out models, 1 star on 2 anchors, 10 pairs in 4 barrier jobs (one per
 # model1: each anchor's 2 pairs, the star's 4). After the barriers come the experiment's tables and figures
 # (aggregate, figures, sweep); after the star, its ensembles (ensemble, ensembles); after them all, the table of what
-# each job cost (benchmarks).
+# each job cost (costs).
 TABLES = {"aggregate": 1, "figures": 1, "costs": 1, "sweep": 1, "all": 1}
 ENSEMBLES = {"ensemble": 1, "ensembles": 1}
 EVERYTHING_FROM_TRAINING = {"train": 5, "train_star": 1, "barrier": 4, **ENSEMBLES, **TABLES}
@@ -136,20 +136,20 @@ def test_an_edit_to_a_workflow_script_reruns_its_rule(workdir):
 
 @pytest.mark.parametrize("edit", [
     lambda e: e["train"].update(checkpoint_every=3),  # how often state is saved: outputs are bit-identical
-    lambda e: e.setdefault("barrier", {}).update(bn_subset=300, bn_seed=4),  # the MLP has no BN
+    lambda e: e.setdefault("bn", {}).update(subset=300, seed=4),  # the MLP has no BN
 ], ids=["checkpoint_every", "bn_settings_without_bn"])
 def test_settings_that_change_no_output_rerun_nothing(workdir, edit):
     assert plan(workdir, edited_config(workdir, edit)) == CONFIG_RECORD
 
 
-@pytest.mark.parametrize("setting", [{"align_seed": 5}, {"align_method": "rebasin"}], ids=["seed", "method"])
+@pytest.mark.parametrize("setting", [{"seed": 5}, {"method": "rebasin"}], ids=["seed", "method"])
 def test_alignment_settings_without_realignment_rerun_only_the_barriers(workdir, setting):
     """The star does not re-align its anchors (realign_every_epoch: false), so only the pairs' alignment uses
     the seed and the method."""
     assert yaml.safe_load((workdir / TINY).read_text())["experiments"]["tiny"]["star"].get(
         "realign_every_epoch", False) is False
     # the ensembles align the star's anchors with it too
-    assert plan(workdir, edited_config(workdir, lambda e: e.setdefault("barrier", {}).update(setting))) \
+    assert plan(workdir, edited_config(workdir, lambda e: e.setdefault("alignment", {}).update(setting))) \
         == {**BARRIERS_ON, **ENSEMBLES, **CONFIG_RECORD}
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from starlight.pipeline import experiment as xp
-from starlight.pipeline import params, paths, pretrained, recovery, sweep
+from starlight.pipeline import migrate, params, paths, pretrained, protocols
+from starlight.pipeline import recovery, sweep
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.pipeline.locks import EarlierJobsRunning, prepare_rerun
 
@@ -19,14 +20,42 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "../schemas/config.schema.yaml")
-
-
 def stop(message):
     """End the run before any job with `message` as it is: a refusal or a bad input, not a crash, so no
     traceback and no `WorkflowError in file ...` line; the exit status is 1."""
     logger.error(message)
     sys.exit(1)
+
+
+def _as_given(path):
+    """A config file's path as a command gives it: relative to the working directory when
+    inside it (snakemake hands the workflow absolute paths)."""
+    path, here = Path(path), Path.cwd()
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
+
+
+def _expanded_config():
+    """The config as given, its moved keys refused (starlight/pipeline/migrate.py) and its
+    protocols applied (starlight/pipeline/protocols.py), before the schema, which knows
+    neither."""
+    moved = migrate.message(config)
+    if moved:
+        stop(moved)
+    try:
+        return protocols.expand(
+            config,
+            Path(workflow.basedir) / "config",
+            [_as_given(path) for path in workflow.overwrite_configfiles],
+        )
+    except protocols.ProtocolError as err:
+        stop(f"invalid config: {err}")
+
+
+# In place: the rules' scripts read the same dict.
+_EXPANDED = _expanded_config()
+config.clear()
+config.update(_EXPANDED)
+validate(config, "../schemas/config.schema.yaml")
 
 
 def _checked_experiments():

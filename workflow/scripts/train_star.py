@@ -8,5 +8,5 @@ start_gpu_job(snakemake.rule, snakemake.params.cfg["device"], snakemake.config["
 w = snakemake.wildcards
 options = run_options(snakemake.config, w.exp, "train_star")
 train_star_job(snakemake.input.data, snakemake.params.cfg, w.star, list(snakemake.input.anchors),
-         snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads,
-         options["checkpoint_every"])
+                snakemake.output.checkpoint, snakemake.output.meta, snakemake.params.state, snakemake.threads,
+                options["checkpoint_every"])
