@@ -20,6 +20,7 @@ import pytest
 import yaml
 from conftest import ROOT, SNAKEMAKE, copy_workflow, digest, planned_jobs, run_snakemake
 
+from starlight.slurm.pacing import submission_gaps
 from starlight.slurm.preflight import PreflightError, check_partitions, over_limits
 from starlight.slurm.queries import key_values
 from starlight.slurm.report import explain_exit, rule_log_note, what_happened
@@ -28,11 +29,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 CLUSTER = ROOT / "scripts" / "slurm-cluster.sh"
 JOBCOMP = Path("/var/log/slurm/jobcomp.log")
-# Layered on the profile for speed: an earlier first status check; the tiny experiment's 5 models in two SLURM
-# jobs of 3 and 2 and its 4 barrier jobs (10 pairs) in two of 2, side by side on the test node's 2 CPUs; every
-# SLURM log kept, to count what ran.
-TEST_OVERRIDES = ("--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "5",
-                  "--group-components", "barriers=2", "models=3", "stars=1", "--slurm-keep-successful-logs")
+# Layered on the profile (whose status checks, every 10 s, are the shipped ones): the tiny experiment's 5 models
+# in two SLURM jobs of 3 and 2 and its 4 barrier jobs (10 pairs) in two of 2, side by side on the test node's
+# 2 CPUs; every SLURM log kept, to count what ran.
+TEST_OVERRIDES = ("--profile", "profiles/slurm", "--group-components", "barriers=2", "models=3", "stars=1",
+                  "--slurm-keep-successful-logs")
 TINY = ("--configfile", "config/tiny.yaml")
 FALLBACK = "allow_cpu_fallback=True"  # the test node's GPUs are /dev/null & co
 RUN = (*TEST_OVERRIDES, *TINY, "--config", FALLBACK)
@@ -50,14 +51,15 @@ def cluster():
         subprocess.run([str(CLUSTER), "stop"], check=True, timeout=300)
 
 
+def finished_records(workdir: Path) -> dict[str, dict[str, str]]:
+    """SLURM job id -> its record in the job-completion log, of the jobs run from `workdir`."""
+    records = [key_values(line) for line in (JOBCOMP.read_text().splitlines() if JOBCOMP.exists() else [])]
+    return {rec["JobId"]: rec for rec in records if rec.get("WorkDir") == str(workdir)}
+
+
 def finished_jobs(workdir: Path) -> dict[str, tuple[str, str]]:
     """SLURM job id -> (name, final state) of the jobs run from `workdir` (from the job-completion log)."""
-    jobs = {}
-    for line in JOBCOMP.read_text().splitlines() if JOBCOMP.exists() else []:
-        rec = key_values(line)
-        if rec.get("WorkDir") == str(workdir):
-            jobs[rec["JobId"]] = (rec["Name"], rec["JobState"])
-    return jobs
+    return {job_id: (rec["Name"], rec["JobState"]) for job_id, rec in finished_records(workdir).items()}
 
 
 def active_jobs(workdir: Path) -> dict[str, str]:
@@ -104,9 +106,10 @@ def data_from(source: Path, dest: Path) -> Path:
 
 # ---- the README's commands, as dry runs (no cluster needed) ----
 
-def readme_slurm_commands() -> list[list[str]]:
-    """The `snakemake --profile profiles/slurm ...` commands of the README's SLURM section, as argument lists."""
-    text = (ROOT / "README.md").read_text()
+def documented_slurm_commands() -> list[list[str]]:
+    """The `snakemake --profile profiles/slurm ...` commands of docs/slurm.md's section on running, as argument
+    lists."""
+    text = (ROOT / "docs" / "slurm.md").read_text()
     section = text[text.index("## Running on a SLURM cluster"):text.index("### When something goes wrong")]
     section = section.replace("\\\n", " ")
     return [shlex.split(line.strip(), comments=True)[1:] for line in section.splitlines()
@@ -125,8 +128,8 @@ def planned_resources(out: str) -> list[tuple[str, dict[str, str]]]:
     return jobs
 
 
-def test_readme_overrides_keep_the_gpu_and_the_memory(tmp_path):
-    commands = readme_slurm_commands()
+def test_documented_overrides_keep_the_gpu_and_the_memory(tmp_path):
+    commands = documented_slurm_commands()
     assert len(commands) == 4, commands  # the plain run and the three overrides
     copy_workflow(tmp_path)
     for args in commands:
@@ -156,6 +159,21 @@ def test_a_request_above_a_global_limit_stops_the_run(tmp_path):
     # memory has no global limit: a large request reaches the job as it is
     proc = run_snakemake(tmp_path, "--profile", "profiles/slurm", "-n", "--set-resources", "train:mem_mb=500000")
     assert {res["mem_mb"] for rule, res in planned_resources(proc.stdout) if rule == "train"} == {"500000"}
+
+
+@pytest.mark.parametrize("line,message", [
+    ("slurm-status-interval: 5", "unrecognized arguments: --slurm-status-interval=5"),
+    ("slurm-init-seconds-before-status-checks: -5", "init-seconds-before-status-checks must be a positive integer"),
+], ids=["unknown-key", "negative-interval"])
+def test_a_bad_profile_setting_stops_the_run_naming_it(tmp_path, line, message):
+    """Checked by Snakemake and the plugin when they read the profile: before the workflow, before any submission."""
+    copy_workflow(tmp_path)
+    profile = tmp_path / "profiles" / "slurm" / "config.yaml"
+    profile.write_text(profile.read_text() + line + "\n")
+    proc = run_snakemake(tmp_path, "--profile", "profiles/slurm", "--configfile", "config/tiny.yaml", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists() and not (tmp_path / ".snakemake" / "slurm_logs").exists()
 
 
 def test_preflight_checks_name_the_rule_and_the_setting():
@@ -315,6 +333,23 @@ def test_second_run_submits_nothing(slurm_run):
     assert planned_jobs(slurm_run.workdir, *TEST_OVERRIDES, *TINY) == {}
 
 
+def test_the_report_after_a_slurm_run_prints_no_warning(slurm_run, tmp_path):
+    """The profile's fixed disk_mb: Snakemake's default reads input sizes, which a --report evaluates inside its
+    own event loop, printing `RuntimeWarning: coroutine ... was never awaited` once per job."""
+    proc = run_snakemake(slurm_run.workdir, *TEST_OVERRIDES, *TINY, "--report", str(tmp_path / "report.html"))
+    out = proc.stdout + proc.stderr
+    assert "Report created" in out and (tmp_path / "report.html").stat().st_size > 10_000
+    assert "Warning" not in out, out
+
+
+def test_the_slurm_logs_of_the_last_runs_are_kept(slurm_run):
+    """Every run that submits records its start beside the SLURM logs (starlight/slurm/kept_logs.py): the killed
+    run and the one that waited for its jobs."""
+    logs = slurm_run.workdir / ".snakemake" / "slurm_logs"
+    assert len((logs / "runs.txt").read_text().split()) >= 2
+    assert any(logs.rglob("*.log"))  # --slurm-keep-successful-logs: this run's are all there
+
+
 def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
     workdir = slurm_run.workdir
     cfg = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
@@ -327,9 +362,12 @@ def test_star_edit_resubmits_only_star_and_barriers(slurm_run, tmp_path):
                     "costs": 1, "sweep": 1, "experiment_config": 1, "all": 1}
     before = finished_jobs(workdir)
     run_snakemake(workdir, *TEST_OVERRIDES, "--configfile", str(edited), "--config", FALLBACK)
-    new = {k: v for k, v in finished_jobs(workdir).items() if k not in before}
+    new = {k: v for k, v in finished_records(workdir).items() if k not in before}
     # the star, then its barrier job (one group) and the star's ensembles
-    assert len(new) == 3 and {state for _, state in new.values()} == {"COMPLETED"}, new
+    assert len(new) == 3 and {rec["JobState"] for rec in new.values()} == {"COMPLETED"}, new
+    # submitted soon after the star ended: the profile's steady 10 s status checks (starlight/slurm/pacing.py)
+    gaps = submission_gaps(list(new.values()))
+    assert len(gaps) == 2 and max(gap for _, gap in gaps) < 15, gaps
 
 
 def test_a_missing_partition_stops_the_run_before_any_submission(slurm_run, tmp_path):

@@ -3,7 +3,7 @@
 import time
 
 from starlight.pipeline.locks import written_since
-from starlight.slurm import names, preflight, queries, report
+from starlight.slurm import kept_logs, names, pacing, preflight, queries, report
 
 # A global `resources:` limit (profiles/slurm: gpu=1) would silently lower a larger request of a rule.
 if workflow.is_main_process:
@@ -29,11 +29,21 @@ SLURM_RUN = {"since": None, "submitted": {}}
 
 
 def start_slurm_run():
-    """Before the first submission: readable job names, and partitions that exist and have GPUs."""
+    """Before the first submission: readable job names, job states checked at a steady interval, the SLURM logs of
+    older runs deleted, and partitions that exist and have GPUs."""
     SLURM_RUN["since"] = time.time()
     logger.addFilter(names.AccountWarning())
     if not names.name_jobs_by_rule(SLURM_RUN["submitted"]):
         logger.warning("SLURM jobs keep the plugin's names (the run id).")
+    if not pacing.steady_status_checks():
+        logger.warning(
+            "Job states are checked at the plugin's growing intervals (up to 180 s)."
+        )
+    logs = kept_logs.log_dir(workflow.executor_settings.logdir, workflow.workdir_init)
+    kept_logs.keep_last_runs(logs, config["slurm_log_runs"], SLURM_RUN["since"])
+    logger.info(
+        f"SLURM job logs: {logs} (kept for the last {config['slurm_log_runs']} runs)"
+    )
     try:
         available = queries.partitions()
     except queries.SlurmError as err:
