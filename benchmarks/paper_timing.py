@@ -13,7 +13,7 @@ header:
   of `STEP_S` per batch of `EVAL_BATCH` (1,000) images;
 - a streamed dataset (ImageNet) is read no faster than `STREAM_IMAGES_PER_S` (3,000 decoded and augmented
   images per second from the job's DataLoader workers);
-- a star's step costs `STAR_STEP` (1.05) plain steps (README, "The science": 1.0-1.1x measured on the CPU), an
+- a star's step costs `STAR_STEP` (1.05) plain steps (docs/speed.md: 1.0-1.1x measured on the CPU), an
   alignment `ALIGN_S` (10 s), and every GPU job `STARTUP_S` (15 s) to start and load its data.
 
 A measured table replaces the FLOP model: a CSV with columns `model, dataset, batch_size, seconds_per_epoch`

@@ -67,9 +67,7 @@ rule figures:
 
 rule sweep:
     input:
-        barriers=lambda wc: [
-            paths.table(v.name, "barriers") for v in SWEEPS[wc.sweep]
-        ],
+        barriers=lambda wc: [paths.table(v.name, "barriers") for v in SWEEPS[wc.sweep]],
     output:
         table=report(
             paths.sweep_file("{sweep}", "table.csv"),
@@ -94,7 +92,9 @@ rule sweep:
     threads: 1
     params:
         variants=lambda wc: sweep_variants(wc.sweep),
-        paper=lambda wc: config["experiments"][wc.sweep].get("paper", {}).get("values", []),
+        paper=lambda wc: config["experiments"][wc.sweep]
+        .get("paper", {})
+        .get("values", []),
         bootstrap=lambda wc: config["experiments"][wc.sweep]["bootstrap"],
         code=config_code("sweep"),
     script:

@@ -1,4 +1,4 @@
-# The controls of the star's claim (README, "Controls"): for every star an ordinary model of its quality, and for
+# The controls of the star's claim (docs/controls.md): for every star an ordinary model of its quality, and for
 # every k the first k anchors merged by weight matching. Their pairs are measured by the barrier rule like any
 # other (pair types control_heldout, merged_heldout, merged_anchor).
 

@@ -24,9 +24,7 @@ rule ensemble:
 
 rule ensembles:
     input:
-        lambda wc: [
-            paths.ensemble(wc.exp, s.id) for s in xp.stars(exp_cfg(wc))
-        ],
+        lambda wc: [paths.ensemble(wc.exp, s.id) for s in xp.stars(exp_cfg(wc))],
     output:
         table=paths.table("{exp}", "ensembles"),
         figure=[
