@@ -26,11 +26,10 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from slurm_startup import SNAKEMAKE, workflow_copy
+from slurm_startup import SNAKEMAKE, interleaved_runs
 
 from starlight.slurm.pacing import submission_gaps
 from starlight.slurm.queries import config, jobcomp_records
@@ -68,17 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        prep = workflow_copy(Path(tmp) / "prep")
-        subprocess.run([SNAKEMAKE, "--configfile", "config/tiny.yaml", "--cores", "1", "resources/fashion_mnist.pt"],
-                       cwd=prep, check=True, capture_output=True)
-        data = prep / "resources" / "fashion_mnist.pt"
-        results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
-        for i in range(args.repeats):
-            for name, variant in VARIANTS.items():
-                workdir = workflow_copy(Path(tmp) / f"{i}-{name[0]}", data)
-                results[name].append(run(name, variant, workdir))
-                print(f"{name}, run {i + 1}: {results[name][-1]['wall']:.0f} s", flush=True)
+    results = interleaved_runs(VARIANTS, args.repeats, run)
     print(f"\n{'variant':36} {'SLURM jobs':>10} {'gaps':>5} {'median gap':>11} {'max gap':>8} {'wall':>6}")
     for name, runs in results.items():
         gaps = [g for r in runs for g in r["gaps"]]

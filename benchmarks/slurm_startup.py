@@ -74,7 +74,7 @@ def startups(workdir: Path, rules: tuple[str, ...] = ("train", "train_star")) ->
     return first, later
 
 
-def run(variant: tuple[str, ...], workdir: Path) -> dict:
+def run(name: str, variant: tuple[str, ...], workdir: Path) -> dict:
     t0 = time.perf_counter()
     subprocess.run([SNAKEMAKE, *COMMON, *variant], cwd=workdir, check=True, capture_output=True)
     wall = time.perf_counter() - t0
@@ -82,21 +82,28 @@ def run(variant: tuple[str, ...], workdir: Path) -> dict:
     return {"wall": wall, "jobs": len(first), "first": first, "later": later}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+def interleaved_runs(variants: dict[str, tuple[str, ...]], repeats: int, run) -> dict[str, list[dict]]:
+    """`run(name, variant, workdir)` of each variant, interleaved A, B, A, B, each in a fresh copy of the workflow
+    sharing one prepared dataset; each variant's results in order."""
+    results: dict[str, list[dict]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         prep = workflow_copy(Path(tmp) / "prep")
         subprocess.run([SNAKEMAKE, "--configfile", "config/tiny.yaml", "--cores", "1", "resources/fashion_mnist.pt"],
                        cwd=prep, check=True, capture_output=True)
         data = prep / "resources" / "fashion_mnist.pt"
-        results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
-        for i in range(args.repeats):
-            for name, variant in VARIANTS.items():
+        for i in range(repeats):
+            for name, variant in variants.items():
                 workdir = workflow_copy(Path(tmp) / f"{i}-{name[0]}", data)
-                results[name].append(run(variant, workdir))
+                results[name].append(run(name, variant, workdir))
                 print(f"{name}, run {i + 1}: {results[name][-1]['wall']:.0f} s", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    results = interleaved_runs(VARIANTS, args.repeats, run)
     print(f"\n{'variant':28} {'SLURM jobs':>10} {'job start-up':>13} {'later rule':>11} {'start-up/model':>15} "
           f"{'wall':>6}")
     for name, runs in results.items():

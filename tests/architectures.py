@@ -236,3 +236,16 @@ class KeywordInputs(nn.Module):
         out = self.pool(input=torch.relu(input=self.conv2(input=out)))
         out = torch.flatten(input=out, start_dim=1) if self.flatten else torch.mean(input=out, dim=(2, 3))
         return self.fc2(input=torch.sigmoid(input=self.bn2(input=self.fc1(input=out))))
+
+
+class LayerCalledTwice(nn.Module):
+    """One Linear layer applied twice: its input units are the network's inputs at the first call and its own
+    outputs at the second, so no permutation of them fits both (alignment refuses it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(F.relu(self.fc(F.relu(self.fc(x)))))

@@ -19,6 +19,22 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+def job_experiment(model: dict, epochs: int = 1) -> dict:
+    """An experiment as a job gets it, every setting filled in: 2,000 training and 1,000 test images of
+    Fashion-MNIST, SGD with Nesterov momentum on a cosine schedule, a 5-point aligned grid, BN from 500 images."""
+    return {
+        "dataset": "fashion_mnist", "device": "cpu", "deterministic": False,
+        "data": {"val_size": 1000, "split_seed": 0, "train_subset": 2000, "test_subset": 1000},
+        "model": model,
+        "train": {"epochs": epochs, "batch_size": 64, "lr": 0.1, "momentum": 0.9, "nesterov": True,
+                  "weight_decay": 5e-4, "schedule": "cosine", "warmup_steps": 0},
+        "barrier": {"grid_points": 5, "align": True},
+        "alignment": {"method": "matching", "seed": 0},
+        "bn": {"subset": 500, "seed": 0},
+        "n_anchors": None,
+    }
+
+
 @pytest.fixture(scope="session")
 def raw_data():
     """The real Fashion-MNIST tensors, read once per session."""

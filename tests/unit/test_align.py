@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from architectures import ConvFlattenLinear, InputResidual
+from architectures import ConvFlattenLinear, InputResidual, LayerCalledTwice
 from planting import chain_groups, plant
 from rebasin import PermutationCoordinateDescent
 from torch import nn
@@ -224,16 +224,6 @@ def test_units_that_meet_the_input_are_never_permuted():
     assert spec.names == ["inner"]
 
 
-class _Shared(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 4)
-        self.head = nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.head(self.fc(self.fc(x)))
-
-
 class _Functional(nn.Module):
     def __init__(self):
         super().__init__()
@@ -268,7 +258,7 @@ class _Slicing(nn.Module):
     (nn.Sequential(nn.Conv2d(4, 8, 1, groups=2), nn.Flatten(), nn.Linear(8, 2)), (4, 1, 1),
      r"layer '0' \(Conv2d\): grouped convolution"),
     (nn.Sequential(nn.Linear(4, 8), nn.PReLU(8), nn.Linear(8, 2)), (4,), r"layer '1' \(PReLU\)"),
-    (_Shared(), (4,), r"layer 'fc' \(Linear\) is called more than once"),
+    (LayerCalledTwice(), (4,), r"layer 'fc' \(Linear\) is called more than once"),
     (_Functional(), (4,), r"node 'weight' reads 'weight'"),
     (_Branching(), (4,), r"_Branching cannot be traced"),
     (_Slicing(), (4,), r"node 'getitem'"),

@@ -9,6 +9,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from architectures import LayerCalledTwice
 from planting import into, out, plant
 from torch import nn
 
@@ -162,16 +163,6 @@ def test_weights_shared_between_modules_are_refused_naming_both(model, named, me
         align(copy.deepcopy(model), nn.Sequential(), x, method=method)
 
 
-class _CalledTwice(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 4)
-        self.head = nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.head(F.relu(self.fc(F.relu(self.fc(x)))))
-
-
 @pytest.mark.parametrize("method,named", [
     ("matching", r"layer 'fc' \(Linear\) is called more than once, at nodes 'fc' and 'fc_1'"),
     ("rebasin", r"layer 'fc' \(Linear\) is called more than once"),
@@ -179,9 +170,9 @@ class _CalledTwice(nn.Module):
 def test_a_layer_called_at_two_places_is_refused_naming_both(method, named):
     """Its input units are the network's inputs at the first call and its own outputs at the second."""
     torch.manual_seed(0)
-    reference = _CalledTwice()
+    reference = LayerCalledTwice()
     with pytest.raises(UnsupportedLayerError, match=named):
-        align(reference, _CalledTwice(), torch.randn(2, 4), method=method)
+        align(reference, LayerCalledTwice(), torch.randn(2, 4), method=method)
 
 
 def test_a_dataparallel_wrapper_is_refused_with_the_advice_to_pass_module():

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import job_experiment
 
 from starlight.measure.barrier import barrier, barriers_from_curve, curve, grid, interpolate_state
 from starlight.measure.bn import recompute_bn_stats
@@ -103,17 +104,7 @@ def test_curve_matches_evaluating_each_interpolated_model(small_splits, cfg):
     assert max(r["loss"] for r in fast) - min(r["loss"] for r in fast) > 1e-3
 
 
-BN_EXPERIMENT = {
-    "dataset": "fashion_mnist", "device": "cpu", "deterministic": False,
-    "data": {"val_size": 1000, "split_seed": 0, "train_subset": 2000, "test_subset": 1000},
-    "model": {"name": "mlp", "depth": 2, "width": 32, "batchnorm": True},
-    "train": {"epochs": 1, "batch_size": 64, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-              "schedule": "cosine", "warmup_steps": 0},
-    "barrier": {"grid_points": 5, "align": True},
-    "alignment": {"method": "matching", "seed": 0},
-    "bn": {"subset": 500, "seed": 0},
-    "n_anchors": None,
-}
+BN_EXPERIMENT = job_experiment({"name": "mlp", "depth": 2, "width": 32, "batchnorm": True})
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from conftest import job_experiment
 
 from starlight.align import apply_permutations, permutation_spec
 from starlight.data import load_splits
@@ -19,17 +20,7 @@ from starlight.models import build_model
 from starlight.pipeline.job import ANCHOR_BASES
 from starlight.training.star import train_star
 
-EXP = {
-    "dataset": "fashion_mnist", "device": "cpu", "deterministic": False,
-    "data": {"val_size": 1000, "split_seed": 0, "train_subset": 2000, "test_subset": 1000},
-    "model": {"name": "mlp", "depth": 3, "width": 32},
-    "train": {"epochs": 3, "batch_size": 64, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-              "schedule": "cosine", "warmup_steps": 0},
-    "barrier": {"grid_points": 5, "align": True},
-    "alignment": {"method": "matching", "seed": 0},
-    "bn": {"subset": 500, "seed": 0},
-    "n_anchors": None,
-}
+EXP = job_experiment({"name": "mlp", "depth": 3, "width": 32}, epochs=3)
 STAR = {"t_scheme": "uniform", "t_constant": 0.5, "mu_star": 0.0, "realign_every_epoch": True, "n_anchors": 2,
         "seed": 7}
 ANCHORS = ("anchor-0", "anchor-1")
