@@ -1,6 +1,8 @@
 """The package's layers (starlight/__init__.py): each subpackage imports only from the layers below it, and no
 step's code fingerprint covers SLURM, lock or report code that it does not run."""
 
+import re
+
 import pytest
 
 from starlight.pipeline.code import ROOT, _parsed, module_file, modules_of
@@ -60,3 +62,25 @@ def test_the_steps_that_train_or_measure_run_no_report_code(step):
     assert not [m for m in modules if subpackage(m) == "report"]
     assert "starlight.training.loop" in modules or "starlight.measure.barrier" in modules or step in (
         "merge_anchors", "ensemble")
+
+
+def rule_scripts() -> dict[str, str]:
+    """Rule -> the script it runs, from workflow/rules/*.smk."""
+    rules = {}
+    for smk in sorted((ROOT.parent / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule \w+:)", smk.read_text())[1:]:
+            script = re.search(r'^\s+script:\s+"\.\./scripts/(\w+)\.py"', block, re.MULTILINE)
+            rules[re.match(r"rule (\w+):", block)[1]] = script[1] if script else None
+    return rules
+
+
+def test_every_rule_runs_the_script_and_the_job_of_its_name():
+    """Rule X runs workflow/scripts/X.py, which calls X_job of starlight/jobs/X.py; every step has a rule."""
+    rules = {rule: script for rule, script in rule_scripts().items() if script is not None}
+    assert len(rules) >= 14
+    assert {rule: script for rule, script in rules.items() if rule != script} == {}
+    assert sorted(rules) == STEPS
+    for rule in rules:
+        script = (ROOT.parent / "workflow" / "scripts" / f"{rule}.py").read_text()
+        assert f"from starlight.jobs.{rule} import {rule}_job" in script, rule
+        assert re.search(rf"^{rule}_job\(", script, re.MULTILINE), rule
