@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from starlight.models import build_model, model_config
+from starlight.models import build_model, example_input, model_config, model_input
 
 TFLOPS = 20.0
 LAYER_S = 40e-6
@@ -98,7 +98,7 @@ def counts(work: Workload, batch: int = 32) -> Counts:
     """FLOPs per image (forward+backward, forward) on the meta device: no memory, no compute."""
     model = _built(work)
     with torch.device("meta"):
-        x = torch.empty(batch, *work.shape)
+        x = example_input(model_input(dict(work.model)), work.shape, batch)  # images, or token ids for text
         y = torch.zeros(batch, dtype=torch.long)
     model.train()
     train = FlopCounterMode(display=False)

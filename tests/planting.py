@@ -4,8 +4,9 @@ permutation groups are listed here by hand, from how the architecture is built.
 A group is a list of slots (kind, layer, offset, block); unit i of the group sits at entries
 offset + i*block ... offset + (i+1)*block - 1 of:
   "out": the layer's output axis (weight rows, bias);   "in": the layer's input axis (weight columns);
-  "bn":  a BatchNorm's weight, bias, running_mean and running_var.
-The first slot of every group is an "out" slot: it gives the group's size.
+  "bn":  a BatchNorm's weight, bias, running_mean and running_var;
+  "embed": an Embedding's or EmbeddingBag's weight columns (its dimensions: the units an embedding produces).
+The first slot of every group is an "out" or "embed" slot: it gives the group's size.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ def bn(name: str, offset: int = 0) -> Slot:
     return ("bn", name, offset, 1)
 
 
+def embed(name: str) -> Slot:
+    return ("embed", name, 0, 1)
+
+
+def group_size(model: nn.Module, slots: list[Slot]) -> int:
+    """The number of units of a group: its first slot's output rows, or an embedding's columns."""
+    kind, name, _, _ = slots[0]
+    assert kind in ("out", "embed"), f"group {slots} must start with an 'out' or 'embed' slot"
+    return model.get_submodule(name).weight.shape[1 if kind == "embed" else 0]
+
+
 @torch.no_grad()
 def plant(model: nn.Module, groups: list[list[Slot]], seed: int) -> nn.Module:
     """A copy of `model` with every group permuted at random (the same function, other weights)."""
@@ -39,9 +51,7 @@ def plant(model: nn.Module, groups: list[list[Slot]], seed: int) -> nn.Module:
     layers = dict(planted.named_modules())
     gen = torch.Generator().manual_seed(seed)
     for slots in groups:
-        kind, name, _, _ = slots[0]
-        assert kind == "out", f"group {slots} must start with an 'out' slot"
-        size = layers[name].weight.shape[0]
+        size = group_size(planted, slots)
         perm = torch.randperm(size, generator=gen)
         for kind, name, offset, block in slots:
             layer = layers[name]
@@ -49,7 +59,7 @@ def plant(model: nn.Module, groups: list[list[Slot]], seed: int) -> nn.Module:
             index = (offset + perm[:, None] * block + torch.arange(block)).flatten()
             if kind == "out":
                 tensors = [(layer.weight, 0)] + ([(layer.bias, 0)] if layer.bias is not None else [])
-            elif kind == "in":
+            elif kind in ("in", "embed"):
                 tensors = [(layer.weight, 1)]
             else:
                 tensors = [(t, 0) for t in (layer.weight, layer.bias, layer.running_mean, layer.running_var)
@@ -137,4 +147,22 @@ def wrn_groups(model: nn.Module) -> list[list[Slot]]:
                 stream = [out(f"{p}.convShortcut")]
             stream.append(out(f"{p}.conv2"))
     groups.append(stream + [bn("bn1"), into("fc")])
+    return groups
+
+
+def text_bag_groups(model: nn.Module) -> list[list[Slot]]:
+    """A bag of embeddings: the embedding's dimensions, averaged over the text and read by the head."""
+    return [[embed("embedding"), into("fc")]]
+
+
+def text_cnn_groups(model: nn.Module) -> list[list[Slot]]:
+    """Convolutions over an embedding: the embedding's dimensions are every convolution's input channels; each
+    convolution's filters are a group of their own, max-pooled over time and read by the head at their offset in
+    the concatenation."""
+    convs = [f"convs.{i}" for i in range(len(model.convs))]
+    groups = [[embed("embedding")] + [into(c) for c in convs]]
+    offset = 0
+    for c in convs:
+        groups.append([out(c), into("fc", offset)])
+        offset += model.get_submodule(c).out_channels
     return groups

@@ -27,7 +27,7 @@ from torch.nn.modules.dropout import _DropoutNd
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 
 from .spec import UnsupportedLayerError
-from .tracing import ChannelGroups, Layout, describe, flattened, width
+from .tracing import ChannelGroups, LastAxis, Layout, describe, flattened, width
 
 
 def shape_of(node: object) -> torch.Size | None:
@@ -54,11 +54,15 @@ class Call:
     def shape(self) -> torch.Size | None:
         return shape_of(self.node)
 
-    def layout(self, arg: object) -> Layout:
-        """Layout of a tensor argument (it must be a tensor with a channel axis)."""
+    def layout(self, arg: object, last_axis: bool = False) -> Layout:
+        """Layout of a tensor argument (it must be a tensor with a channel axis; one whose units lie along its
+        last axis only where the rule reads such layouts, `last_axis`)."""
         layout = self.layouts.get(arg) if isinstance(arg, fx.Node) else None
         if layout is None:
             raise UnsupportedLayerError(f"{self.where}: argument {arg!r} is not a tensor with a channel axis")
+        if isinstance(layout, LastAxis) and not last_axis:
+            raise self.fail(f"its input {arg!r} holds hidden units along its last axis (an embedding's output); "
+                            "only elementwise ops and a transpose bringing them to dim 1 are supported there")
         return layout
 
     def arg(self, index: int, *names: str, default: object = None) -> object:
@@ -123,6 +127,40 @@ def _affine(call: Call, n_in: int, n_out: int, *, in_axis: int, out_axis: int) -
     return out
 
 
+def embedding(call: Call) -> Layout:
+    """Embedding/EmbeddingBag: the input holds token ids, not units; the embedding's dimensions are a new group,
+    the weight's columns. A [batch, length] input gives [batch, length, dim] (Embedding: units on the last axis)
+    or [batch, dim] (EmbeddingBag, one bag per row)."""
+    name, layer = call.node.target, call.module
+    if len(call.node.args) > 1 or any(k != "input" for k in call.node.kwargs):
+        raise call.fail("takes offsets or per-sample weights; only a padded [batch, length] input is supported")
+    call.input()
+    out = call.groups.new(name, layer.embedding_dim)
+    call.groups.add_members(f"{name}.weight", 1, out)
+    shape = call.shape
+    if shape is None or shape[-1] != layer.embedding_dim or len(shape) not in (2, 3):
+        raise call.fail(f"gives shape {None if shape is None else tuple(shape)}; only [batch, dim] and "
+                        "[batch, length, dim] are supported")
+    return out if len(shape) == 2 else LastAxis(out)
+
+
+def transpose(call: Call) -> Layout:
+    """transpose(1, 2) (or permute(0, 2, 1)) of a [batch, length, features] tensor whose units lie along its
+    last axis: they become the channel axis (an embedding fed to 1-D convolutions)."""
+    x = call.input()
+    layout, before = call.layout(x, last_axis=True), shape_of(x)
+    if call.node.target == "permute":
+        dims = call.node.args[1:] if len(call.node.args) > 2 else call.arg(1, "dims")
+        moved = [d % 3 for d in dims] == [0, 2, 1] if len(before) == 3 and len(dims) == 3 else False
+    else:
+        dims = (call.arg(1, "dim0"), call.arg(2, "dim1"))
+        moved = len(before) == 3 and sorted(d % 3 for d in dims) == [1, 2]
+    if not (isinstance(layout, LastAxis) and moved):
+        raise call.fail(f"transposes {tuple(before)} by {dims}; only moving the last axis of a [batch, length, "
+                        "features] embedding to dim 1 is supported")
+    return tuple(layout)
+
+
 def batchnorm(call: Call) -> Layout:
     """Affine parameters and running statistics follow the input's channels."""
     x = call.layout(call.input())
@@ -139,9 +177,11 @@ def batchnorm(call: Call) -> Layout:
 def keep(call: Call) -> Layout:
     """Elementwise ops, dropout, identity, pooling: each output channel is the same input channel."""
     x = call.input()
-    layout, before = call.layout(x), shape_of(x)
+    layout, before = call.layout(x, last_axis=True), shape_of(x)
     if call.shape is None or len(call.shape) != len(before) or call.shape[1] != before[1]:
         raise call.fail(f"maps shape {tuple(before)} to {call.shape}, changing the channel axis")
+    if isinstance(layout, LastAxis) and call.shape != before:
+        raise call.fail(f"maps shape {tuple(before)} to {tuple(call.shape)}, changing the embedding's last axis")
     return layout
 
 
@@ -208,6 +248,8 @@ POOLING_MODULES = (_MaxPoolNd, _AvgPoolNd, _AdaptiveAvgPoolNd, _AdaptiveMaxPoolN
 
 MODULE_RULES: dict[type, Rule] = {
     nn.Linear: linear,
+    nn.Embedding: embedding,
+    nn.EmbeddingBag: embedding,
     _ConvNd: conv,
     _BatchNorm: batchnorm,
     nn.Flatten: reshape,
@@ -224,6 +266,7 @@ FUNCTION_RULES: dict[object, Rule] = {
                             torch.add, torch.sub, torch.mul, torch.div)},
     **{f: concatenate for f in (torch.cat, torch.concat, torch.concatenate)},
     torch.flatten: reshape,
+    torch.transpose: transpose,
     **{f: reduce for f in (torch.mean, torch.sum, torch.amax)},
     getattr: no_channels,
     operator.getitem: no_channels,
@@ -233,6 +276,7 @@ METHOD_RULES: dict[str, Rule] = {
     **{m: keep for m in ("relu", "relu_", "sigmoid", "tanh", "contiguous", "clone")},
     **{m: combine for m in ("add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_")},
     **{m: reshape for m in ("view", "reshape", "flatten")},
+    **{m: transpose for m in ("transpose", "permute")},
     **{m: reduce for m in ("mean", "sum", "amax")},
     **{m: no_channels for m in ("size", "dim")},
 }

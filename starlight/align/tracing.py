@@ -22,6 +22,12 @@ class Segment:
 Layout = tuple[Segment, ...]  # a tensor's channel axis (dim 1), segment after segment
 
 
+class LastAxis(tuple):
+    """The layout of a tensor whose hidden units lie along its last axis, not dim 1: an embedding's
+    [batch, length, features] output. Only the rules that say so read it (elementwise ops, and the transpose
+    that brings the features to dim 1); every other rule refuses it."""
+
+
 def width(layout: Layout) -> int:
     """Number of entries along the channel axis."""
     return sum(s.size * s.block for s in layout)

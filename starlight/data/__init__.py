@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .ag_news import AG_NEWS
 from .augment import Augment
 from .base import DataSettings, root_for
 from .cifar import CIFAR10, CIFAR100
@@ -22,9 +23,11 @@ from .idx import FASHION_MNIST, MNIST
 from .spec import DataError, DatasetSpec
 from .splits import ImageSet, Splits, batch_bounds, epoch_order, make_splits, read_prepared
 from .synthetic import SYNTHETIC
+from .synthetic_text import SYNTHETIC_TEXT
+from .tokens import TokenSet
 
 __all__ = ["DATASETS", "Augment", "DataError", "DataInput", "DataSettings", "DatasetSpec", "FolderSet", "ImageSet",
-           "Splits", "batch_bounds", "configured_dataset", "data_input", "data_settings", "dataset",
+           "Splits", "TokenSet", "batch_bounds", "configured_dataset", "data_input", "data_settings", "dataset",
            "dataset_from_stem", "dataset_spec", "epoch_order", "load_dataset", "load_splits", "make_splits",
            "read_prepared", "root_for"]
 
@@ -35,6 +38,8 @@ DATASETS = {
     "cifar100": CIFAR100,
     "imagenet": IMAGENET,
     "synthetic": SYNTHETIC,
+    "ag_news": AG_NEWS,
+    "synthetic_text": SYNTHETIC_TEXT,
 }
 
 
@@ -46,7 +51,8 @@ def dataset(name: str):
 
 
 def configured_dataset(name: str, data_cfg: dict | None = None):
-    """The entry as an experiment's `data` section sets it up (the synthetic dataset's shape and sizes)."""
+    """The entry as an experiment's `data` section sets it up (the synthetic datasets' settings, a text
+    dataset's vocabulary)."""
     return dataset(name).configured(data_cfg or {})
 
 

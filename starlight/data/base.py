@@ -39,6 +39,11 @@ class DataSettings:
     @classmethod
     def of(cls, spec: DatasetSpec, data_cfg: dict) -> DataSettings:
         workers = data_cfg.get("num_workers")
+        if spec.input != "images":
+            on = sorted(k for k in ("crop", "flip") if (data_cfg.get("augment") or {}).get(k))
+            if on:
+                raise DataError(f"data.augment.{on[0]}=true: {spec.name} holds {spec.input}, not images; crops "
+                                f"and flips are for images")
         val_size = int(data_cfg.get("val_size") or spec.val_size)
         if val_size >= spec.train_size:
             raise DataError(f"data.val_size={val_size} must be smaller than {spec.name}'s {spec.train_size} "

@@ -18,7 +18,7 @@ class DataError(RuntimeError):
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    shape: tuple[int, int, int]  # (C, H, W) of one image, as the model sees it
+    shape: tuple[int, ...]  # (C, H, W) of one image, as the model sees it; text: (vocabulary size, length)
     n_classes: int
     mean: tuple[float, ...]  # per channel, of images scaled to [0, 1]
     std: tuple[float, ...]
@@ -27,10 +27,16 @@ class DatasetSpec:
     val_size: int = 5000  # default `data.val_size`: held out of the training set
     augment: bool = False  # default of `data.augment.crop` and `data.augment.flip`
     normalization: str = "dataset"  # default `data.normalization`: the dataset's own statistics or ImageNet's
+    input: str = "images"  # what the models read: "images", or "tokens" (padded token ids, models/text.py)
 
     def normalized_by(self, normalization: str | None) -> DatasetSpec:
         """This spec with the mean/std that `normalization` (None: the dataset's default) selects."""
         choice = normalization or self.normalization
+        if self.input != "images":
+            if normalization is not None:
+                raise DataError(f"data.normalization={normalization!r}: {self.name} holds {self.input}, not images; "
+                                f"leave it null")
+            return self
         if choice == "dataset":
             return self
         if choice != "imagenet":

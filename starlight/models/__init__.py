@@ -1,6 +1,7 @@
 """The model zoo: one file per architecture family, each with `build(model_cfg, in_shape, n_classes) -> nn.Module`.
 
-Adding a model is one new file, one line in MODELS and one in MODEL_KEYS. Each family module declares `KEYS`:
+Adding a model is one new file, one line in MODELS and one in MODEL_KEYS (and one in MODEL_INPUTS for a model
+that reads anything but images). Each family module declares `KEYS`:
 the model-section keys it reads, mapped to their defaults (None: required). Every model exposes `stem(x)`, its
 first affine layer, and `rest(z)`, with forward(x) == rest(stem(x)): `barrier.curve` interpolates the stem's
 outputs instead of recomputing the stem at every t.
@@ -13,7 +14,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from . import cnn, densenet, mlp, resnet_cifar, resnet_torch, vgg, wrn
+from . import cnn, densenet, mlp, resnet_cifar, resnet_torch, text, vgg, wrn
 from .options import ModelConfigError
 
 MODELS = {
@@ -27,6 +28,8 @@ MODELS = {
     "densenet40": densenet.build,
     "wrn": wrn.build,
     "resnet18_torch": resnet_torch.build,
+    "text_bag": text.build_bag,
+    "text_cnn": text.build_cnn,
 }
 
 # The model-section keys (besides `name`) each model reads, with their defaults.
@@ -41,7 +44,13 @@ MODEL_KEYS = {
     "densenet40": densenet.KEYS,
     "wrn": wrn.KEYS,
     "resnet18_torch": resnet_torch.KEYS,
+    "text_bag": text.BAG_KEYS,
+    "text_cnn": text.CNN_KEYS,
 }
+
+# What each model reads: "images" (float [batch, C, H, W], the default) or "tokens" (token ids [batch, length],
+# the input shape being (vocabulary size, length)); a dataset's spec says which it holds (DatasetSpec.input).
+MODEL_INPUTS = {"text_bag": text.INPUT, "text_cnn": text.INPUT}
 
 KNOWN_KEYS = {"name"} | {key for keys in MODEL_KEYS.values() for key in keys}
 
@@ -64,8 +73,22 @@ def model_config(model_cfg: dict) -> dict:
     return {"name": name, **{key: model_cfg.get(key, default) for key, default in MODEL_KEYS[name].items()}}
 
 
+def model_input(model_cfg: dict) -> str:
+    """What the configured model reads: "images" or "tokens"."""
+    return MODEL_INPUTS.get(_model_name(model_cfg), "images")
+
+
+def example_input(kind: str, in_shape: tuple[int, ...], n: int = 1) -> torch.Tensor:
+    """`n` all-zero inputs of a model reading `kind`: images of `in_shape`, or token ids (all padding) of the
+    length in (vocabulary, length)."""
+    if kind == "tokens":
+        return torch.zeros(n, in_shape[-1], dtype=torch.long)
+    return torch.zeros(n, *in_shape)
+
+
 def build_model(model_cfg: dict, in_shape: tuple[int, ...] = (1, 28, 28), n_classes: int = 10) -> nn.Module:
-    """Build the model a config section names, for inputs of `in_shape` (C, H, W) and `n_classes` outputs.
+    """Build the model a config section names, for inputs of `in_shape` ((C, H, W) for images, (vocabulary,
+    length) for token ids) and `n_classes` outputs.
 
     A bad value raises a ValueError naming the key and the rule (e.g. "model.depth=20: wrn needs ...").
     """
@@ -87,7 +110,7 @@ def check_model_config(model_cfg: dict, in_shape: tuple[int, ...], n_classes: in
     model = model.to_empty(device="cpu").eval()
     try:
         with torch.no_grad():
-            out = model(torch.zeros(1, *in_shape))
+            out = model(example_input(model_input(model_cfg), in_shape))
     except RuntimeError as exc:
         first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ModelConfigError(f"model.name={name!r}: the model does not fit inputs of shape "

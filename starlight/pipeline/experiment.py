@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 
 from ..data import data_settings, dataset_spec
-from ..models import check_model_config
+from ..models import check_model_config, model_input
 from . import pretrained, sweep
 
 PAIR_TYPES = ("star_heldout", "anchor_heldout", "star_anchor", "control_heldout", "merged_heldout", "merged_anchor")
@@ -211,6 +211,10 @@ def check(name: str, exp: dict, contents: bool = True) -> None:
                               f"{len(candidates)} {pair_type} pairs that exist")
     spec = dataset_spec(exp["dataset"], exp["data"])
     try:
+        reads = model_input(exp["model"])
+        if reads != spec.input:
+            raise ConfigError(f"model.name={exp['model']['name']!r} reads {reads}, but dataset {exp['dataset']!r} "
+                              f"holds {spec.input}; pick a model and a dataset of the same kind")
         check_model_config(exp["model"], spec.shape, spec.n_classes)
     except ValueError as exc:
         raise ConfigError(f"{where}.{exc}") from exc

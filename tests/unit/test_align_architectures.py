@@ -10,13 +10,23 @@ import pytest
 import torch
 import torchvision
 from architectures import VGG, ConvFlattenLinear, DenseNet40, KeywordInputs, ResNet18Cifar, WideResNet
-from planting import chain_groups, densenet_groups, plant, resnet_groups, wrn_groups
+from planting import (
+    chain_groups,
+    densenet_groups,
+    group_size,
+    plant,
+    resnet_groups,
+    text_bag_groups,
+    text_cnn_groups,
+    wrn_groups,
+)
 from torch import nn
 
 from starlight.align import align, permutation_spec
 from starlight.models import MODELS, build_model
 
 CIFAR, MNIST = (3, 32, 32), (1, 28, 28)
+TEXT = (50, 12)  # token ids: a vocabulary of 50, texts of 12 tokens (the text models' input shape)
 
 
 def zoo(cfg: dict, shape: tuple[int, ...], own: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
@@ -65,9 +75,14 @@ ARCHITECTURES = {
     # WRN-16-1: block1.0 has an identity shortcut, so the stem joins group 1's stream: 3 + 6 = 9.
     "wrn16_1": (zoo({"name": "wrn", "depth": 16, "widen_factor": 1, "width_multiplier": 1 / 4}, CIFAR,
                     lambda: WideResNet(16, 1, stem=4)), wrn_groups, 9, CIFAR),
+    # the embedding's 8 dimensions, averaged over the text and read by the head: 1 group.
+    "text_bag": (zoo({"name": "text_bag", "embed_dim": 8}, TEXT, None), text_bag_groups, 1, TEXT),
+    # the embedding's dimensions (every conv's input channels) + each of the 3 convs' filters (max-pooled over
+    # time, concatenated, read by the head at offsets 0, 6, 12) = 4.
+    "text_cnn": (zoo({"name": "text_cnn", "embed_dim": 8, "filters": 6}, TEXT, None), text_cnn_groups, 4, TEXT),
 }
 ZOO_NAMES = {"mlp", "cnn", "resnet18_cifar", "resnet18_torch", "vgg11", "vgg11_bn", "vgg19", "vgg19_bn",
-             "densenet40", "wrn"}
+             "densenet40", "wrn", "text_bag", "text_cnn"}
 
 
 def test_every_registered_model_is_covered():
@@ -83,6 +98,8 @@ def build(name: str, seed: int) -> nn.Module:
 @torch.no_grad()
 def with_running_stats(model: nn.Module, shape, seed: int) -> nn.Module:
     """Non-trivial BN running statistics and affine parameters, so that a BN left unpermuted shows."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return model.eval()
     gen = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -95,7 +112,11 @@ def with_running_stats(model: nn.Module, shape, seed: int) -> nn.Module:
 
 
 def inputs(shape, n: int = 4, seed: int = 123) -> torch.Tensor:
-    return torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
+    """Images of `shape`, or for TEXT token ids (1 and up: the padding id 0 would hide a text's tokens)."""
+    gen = torch.Generator().manual_seed(seed)
+    if shape == TEXT:
+        return torch.randint(1, TEXT[0], (n, TEXT[1]), generator=gen)
+    return torch.randn(n, *shape, generator=gen)
 
 
 @torch.no_grad()
@@ -120,8 +141,7 @@ def test_group_count_matches_the_hand_count(name):
     spec = permutation_spec(model, inputs(shape))
     assert len(spec) == expected, spec.describe()
     assert len(groups(model)) == expected  # the planter's hand-listed groups agree with the count
-    assert sum(g.size for g in spec.groups) == sum(model.get_submodule(s[0][1]).weight.shape[0]
-                                                   for s in groups(model))
+    assert sum(g.size for g in spec.groups) == sum(group_size(model, s) for s in groups(model))
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)

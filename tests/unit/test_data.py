@@ -94,10 +94,12 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
 # --- the registry ---------------------------------------------------------------------------------------------
 
 def test_registry_holds_the_papers_datasets():
-    assert set(DATASETS) == {"mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet", "synthetic"}
+    assert set(DATASETS) == {"mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet", "synthetic", "ag_news",
+                             "synthetic_text"}
     for name, entry in DATASETS.items():
         spec = entry.spec
-        assert spec.name == name and len(spec.mean) == len(spec.std) == spec.shape[0]
+        channels = spec.shape[0] if spec.input == "images" else 0  # token ids have no channel statistics
+        assert spec.name == name and len(spec.mean) == len(spec.std) == channels
         assert 0 < spec.val_size < spec.train_size
         assert data_settings(name, {}).spec.shape == spec.shape
     assert [n for n, e in DATASETS.items() if not e.materialised] == ["imagenet"]
@@ -121,7 +123,8 @@ def test_schema_defaults_match_the_code():
     synthetic = props["data"]["properties"]["synthetic"]["properties"]
     assert {k: v["default"] for k, v in synthetic.items()} == {**asdict(SyntheticSettings()), "shape": [3, 32, 32]}
     assert props["dataset"]["enum"] == list(DATASETS)
-    assert set(schema["properties"]["data_roots"]["propertyNames"]["enum"]) == set(DATASETS) - {"synthetic"}
+    generated = {"synthetic", "synthetic_text"}
+    assert set(schema["properties"]["data_roots"]["propertyNames"]["enum"]) == set(DATASETS) - generated
 
 
 # --- the synthetic dataset --------------------------------------------------------------------------------------

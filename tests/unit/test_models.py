@@ -8,7 +8,7 @@ import torch
 import yaml
 from conftest import ROOT
 
-from starlight.data import ImageSet
+from starlight.data import ImageSet, TokenSet
 from starlight.io.checkpoint import CheckpointError, load_into, save_model
 from starlight.measure.barrier import curve, grid, interpolate_state
 from starlight.measure.bn import recompute_bn_stats
@@ -17,6 +17,7 @@ from starlight.models import MODEL_KEYS, MODELS, build_model, check_model_config
 from starlight.training.star import StarPoint, anchor_params
 
 CIFAR = (3, 32, 32)
+TEXT = (30, 8)  # token ids: a vocabulary of 30 (0 the padding), texts of 8 tokens
 # Every registered model at a tiny width; dropout on where a model has it, so its path is exercised too.
 TINY = {
     "mlp": ({"name": "mlp", "depth": 2, "width": 16, "batchnorm": True}, CIFAR),
@@ -29,6 +30,8 @@ TINY = {
     "densenet40": ({"name": "densenet40", "width_multiplier": 1 / 6, "dropout": 0.2}, CIFAR),
     "wrn": ({"name": "wrn", "depth": 16, "widen_factor": 2, "width_multiplier": 1 / 4, "dropout": 0.3}, CIFAR),
     "resnet18_torch": ({"name": "resnet18_torch"}, (3, 64, 64)),  # torchvision's widths: full width only
+    "text_bag": ({"name": "text_bag", "embed_dim": 6}, TEXT),
+    "text_cnn": ({"name": "text_cnn", "embed_dim": 6, "filters": 3, "dropout": 0.2}, TEXT),
 }
 CASES = [(name, n) for name in TINY for n in ((7,) if name == "resnet18_torch" else (10, 100))]
 CASE_IDS = [f"{name}-{n}" for name, n in CASES]
@@ -46,6 +49,9 @@ def _build(name, n_classes, seed=0):
 
 def _batch(shape, n_classes, size=4, seed=1):
     g = torch.Generator().manual_seed(seed)
+    if shape == TEXT:  # token ids, padding (0) included
+        return torch.randint(0, TEXT[0], (size, TEXT[1]), generator=g), torch.randint(0, n_classes, (size,),
+                                                                                      generator=g)
     return torch.randn(size, *shape, generator=g), torch.randint(0, n_classes, (size,), generator=g)
 
 
@@ -100,8 +106,11 @@ def test_checkpoint_roundtrip_is_bit_exact(name, n_classes, tmp_path):
 
 
 def _image_set(shape, n_classes, size, seed):
-    """Random uint8 images in an ImageSet, as the pipeline's splits hold them."""
+    """Random uint8 images in an ImageSet, as the pipeline's splits hold them (token ids in a TokenSet)."""
     g = torch.Generator().manual_seed(seed)
+    if shape == TEXT:
+        return TokenSet(torch.randint(0, TEXT[0], (size, TEXT[1]), generator=g),
+                        torch.randint(0, n_classes, (size,), generator=g))
     images = torch.randint(0, 256, (size, *shape), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, n_classes, (size,), generator=g)
     return ImageSet(images, labels, (0.5,) * shape[0], (0.25,) * shape[0])
@@ -158,6 +167,10 @@ FULL_WIDTH = [
     ({"name": "wrn", "depth": 16, "widen_factor": 4}, CIFAR, 10, wrn_parameters(16, 4, 10)),
     ({"name": "wrn", "depth": 28, "widen_factor": 10}, CIFAR, 10, wrn_parameters(28, 10, 10)),
     ({"name": "wrn", "depth": 40, "widen_factor": 4}, CIFAR, 100, wrn_parameters(40, 4, 100)),
+    # AG News's shape (vocabulary 100,000, length 128): 100,000·64 embeddings + 64·4 + 4 (the reference's
+    # SimpleTextClassifier); 100,000·100 embeddings + 100·100·(3 + 4 + 5) + 3·100 convs + 300·4 + 4 (its TextCNN)
+    ({"name": "text_bag"}, (100_000, 128), 4, 6_400_260),
+    ({"name": "text_cnn"}, (100_000, 128), 4, 10_121_504),
 ]
 
 

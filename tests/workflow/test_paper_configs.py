@@ -29,7 +29,7 @@ FILES = paper_files()
 PER_EXPERIMENT = ("train", "train_star", "train_control", "merge_anchors", "barrier", "ensemble", "experiment_config",
                   "aggregate", "ensembles", "figures", "sweep", "costs")
 MISSING = {"cifar10": "CIFAR-10 not found", "cifar100": "CIFAR-100 not found", "mnist": "MNIST not found",
-           "imagenet": "ImageNet not found"}
+           "imagenet": "ImageNet not found", "ag_news": "AG News not found"}
 
 
 def prefix(path: Path) -> str:
@@ -107,7 +107,9 @@ def test_plans_what_its_header_says(path, union_plan):
     datasets = {exp["dataset"] for exp in config["experiments"].values()}
     for dataset in datasets:
         assert MISSING[dataset] in output, f"{path.name}: no missing-data warning for {dataset}"
-        prepared = any(o == f"resources/{dataset}.pt" for job in jobs for o in job.outputs)
+        # resources/<dataset>.pt, or a stem spelling the settings it was prepared with (ag_news-min1-max100000.pt)
+        prepared = any(o == f"resources/{dataset}.pt" or o.startswith(f"resources/{dataset}-")
+                       for job in jobs for o in job.outputs)
         assert prepared == (dataset != "imagenet"), f"{path.name}: {dataset} is prepared in memory unless streamed"
     assert stated.get("prepare_data", 0) == len(datasets - {"imagenet"})
 
