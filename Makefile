@@ -6,8 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed-$(shell cat envs/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# The tracking extra (wandb, tensorboard; docs/tracking.md): the tests need it, a run does not.
+TRACKING_STAMP := $(VENV)/.tracking-$(shell cat envs/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test venv data lint clean-venv
+.PHONY: run test venv tracking data lint clean-venv
 
 run: venv data
 	$(BIN)/snakemake --cores $(CORES) $(ARGS)
@@ -16,7 +18,7 @@ run: venv data
 # are built once, and one file's SLURM or snakemake waits overlap another's computing.
 TEST_WORKERS ?= 2
 
-test: venv data
+test: venv tracking data
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 venv: $(STAMP)
@@ -27,6 +29,12 @@ $(STAMP):
 	$(BIN)/python -m pip install -q -r envs/requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
+
+tracking: $(TRACKING_STAMP)
+
+$(TRACKING_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[tracking]'
+	rm -f $(VENV)/.tracking-* && touch $@
 
 data:
 	scripts/get-data.sh

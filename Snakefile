@@ -9,6 +9,7 @@ include: "workflow/rules/controls.smk"
 include: "workflow/rules/barrier.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/ensembles.smk"
+include: "workflow/rules/tracking.smk"
 
 
 # Light rules run where snakemake runs, also under --profile profiles/slurm.
@@ -22,6 +23,7 @@ localrules:
     sweep,
     ensembles,
     experiment_config,
+    publish,
 
 
 rule all:

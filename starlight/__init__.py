@@ -9,4 +9,6 @@ Subpackages by concern, in layers; each imports only from the layers below it:
 
 `slurm` holds what the SLURM executor plugin does not do; only the workflow and `pipeline.locks` import it, so no
 job's code fingerprint covers it.
+`tracking` (Weights & Biases, TensorBoard) is imported only by the workflow and the `publish` step, so no other
+step's fingerprint covers it either.
 """

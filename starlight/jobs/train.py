@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from ..io.checkpoint import load_into
 from ..measure.bn import recompute_bn_stats
 from ..models import has_batchnorm
 from ..pipeline import recovery
-from ..pipeline.job import bn_data, code_record, model_factory, setup, splits_of, write_model
+from ..pipeline.job import bn_data, code_record, epoch_reporter, model_factory, setup, splits_of, write_model
 from ..pipeline.runtime import provenance, seed_everything
 from ..training.loop import train_classifier
 
@@ -17,8 +18,10 @@ log = logging.getLogger("starlight")
 
 
 def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str, out_json: str,
-              state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
-    """Train one anchor or held-out model from its seed, or import it from `exp["pretrained"]`.
+              state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1,
+              on_epoch: Callable[[dict], None] | None = None) -> None:
+    """Train one anchor or held-out model from its seed, or import it from `exp["pretrained"]`. `on_epoch`, when
+    given, receives each trained epoch's record with its validation metrics (experiment tracking, `epoch_reporter`).
 
     A model with BN leaves with its statistics re-estimated on the BN subset, trained or imported: the
     statistics the barriers use at its end of every curve, so its metrics here are those endpoints'."""
@@ -38,7 +41,8 @@ def train_job(dataset_file: str, exp: dict, role: str, seed: int, out_ckpt: str,
         history = []
     else:
         history = train_classifier(name, model, splits.train, exp["train"], seed, state_path, job_key,
-                                   checkpoint_every)
+                                   checkpoint_every, on_record=epoch_reporter(on_epoch, model, splits,
+                                                                               int(exp["train"]["batch_size"])))
     if has_batchnorm(model):
         recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": role, "seed": seed, "config": {k: exp[k] for k in ("data", "model", "train")},

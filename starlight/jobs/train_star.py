@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..io.checkpoint import load_into
 from ..measure.bn import recompute_bn_stats
 from ..models import has_batchnorm
 from ..pipeline import recovery
-from ..pipeline.job import ANCHOR_BASES, bn_data, code_record, model_factory, setup, splits_of, write_model
+from ..pipeline.job import (
+    ANCHOR_BASES,
+    bn_data,
+    code_record,
+    epoch_reporter,
+    model_factory,
+    setup,
+    splits_of,
+    write_model,
+)
 from ..pipeline.runtime import provenance, seed_everything
 from ..training.star import Realign, train_star
 
 
 def train_star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[str], out_ckpt: str, out_json: str,
-                   state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1) -> None:
-    """Train one star on its anchors with the Starlight objective.
+                   state_path: str | None = None, threads: int = 1, checkpoint_every: int = 1,
+                   on_epoch: Callable[[dict], None] | None = None) -> None:
+    """Train one star on its anchors with the Starlight objective (`on_epoch`: see train_job).
 
     `exp["star"]` holds this star's settings: t_scheme, t_constant, mu_star, realign_every_epoch, and its
     own `n_anchors` and `seed`; `exp["train"]` its optimizer and schedule.
@@ -44,7 +55,8 @@ def train_star_job(dataset_file: str, exp: dict, name: str, anchor_ckpts: list[s
                          realign=realign, bases=bases, state_path=state_path,
                          state_tag=job_key,
                          checkpoint_every=checkpoint_every, realign_first=scfg.get("realign_before_training", False),
-                         realign_every_epoch=scfg["realign_every_epoch"])
+                         realign_every_epoch=scfg["realign_every_epoch"],
+                         on_record=epoch_reporter(on_epoch, model, splits, int(cfg["batch_size"])))
     if has_batchnorm(model):
         recompute_bn_stats(model, bn_data(exp, splits))
     meta = {"model": name, "role": "star", "seed": scfg["seed"], "n_anchors": scfg["n_anchors"],

@@ -16,7 +16,7 @@ from ..data import Splits, dataset_spec, load_splits
 from ..io.checkpoint import archive, atomic_write, save_json, save_model
 from ..io.phases import phase
 from ..measure.bn import bn_subset
-from ..measure.metrics import evaluate_splits
+from ..measure.metrics import evaluate, evaluate_splits
 from ..models import build_model
 from .code import fingerprint, versions
 from .paths import archive_of
@@ -66,6 +66,25 @@ def train_eval_data(exp: dict, splits: Splits):
     `train_eval_seed`), or all of them."""
     barrier = exp["barrier"]
     return splits.train.subset(barrier.get("train_eval_subset"), barrier.get("train_eval_seed", 0))
+
+
+def epoch_reporter(on_epoch: Callable[[dict], None] | None, model: nn.Module, splits: Splits,
+                   batch_size: int) -> Callable[[dict], None] | None:
+    """What a training job hands its loop for experiment tracking (None when tracking is off): each epoch's record
+    with the validation loss and accuracy and the seconds per step added, passed to `on_epoch`. The validation pass
+    runs in eval mode without gradients and restores the model's mode: it changes no weight, no BN statistic and
+    no random state, so a tracked model is the untracked one, bit for bit."""
+    if on_epoch is None:
+        return None
+    steps = splits.train.steps_per_epoch(batch_size)
+
+    def report(record: dict) -> None:
+        training = model.training
+        val_loss, val_acc = evaluate(model, splits.val)
+        model.train(training)
+        on_epoch({**record, "val_loss": val_loss, "val_acc": val_acc, "step_seconds": record["seconds"] / steps})
+
+    return report
 
 
 def file_digest(path: str) -> str:

@@ -15,7 +15,9 @@ rule, or ask this module. An experiment's folder holds:
     logs/<rule>/<name>.log, benchmarks/<rule>/<name>.tsv   each job's log and Snakemake benchmark
 
 A swept experiment's own folder (`results/<sweep>/`) holds the sweep's `table.csv`, `table.md`, `config.yaml` and
-`figures/sweep/`; each of its variants has a folder of the layout above.
+`figures/sweep/`; each of its variants has a folder of the layout above. With tracking on (docs/tracking.md), it also
+holds `tracking/`: the W&B offline runs of the experiment and its variants (`wandb/`), their TensorBoard event files
+(`tensorboard/[<variant>/]<run>/`) and what rule `publish` logged (`published.json`).
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ def benchmark(exp: str, rule: str, name: str | None = None) -> str:
     """A job's Snakemake benchmark, laid out as its log."""
     folder = f"{experiment(exp)}/{BENCHMARKS}"
     return f"{folder}/{rule}/{name}.tsv" if name else f"{folder}/{rule}.tsv"
+
+
+def tracking(exp: str) -> str:
+    """Experiment tracking's folder, shared by an experiment and its variants: the experiment's own folder's."""
+    return f"{experiment(exp.split('/')[0])}/tracking"
+
+
+def tensorboard(exp: str, run: str) -> str:
+    """The TensorBoard event files of one run (a model, or `published`) of `exp`, a variant's under its name."""
+    return "/".join([tracking(exp), "tensorboard", *exp.split("/")[1:], run])
+
+
+def published(sweep: str) -> str:
+    """What rule `publish` logged of an experiment and its variants."""
+    return f"{tracking(sweep)}/published.json"
 
 
 def benchmarks(exp: str) -> str:

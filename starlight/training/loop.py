@@ -103,6 +103,7 @@ def run_sgd(
     after_backward: Callable[[], None] | None = None,
     before_epoch: Callable[[int], None] | None = None,
     steps: int | None = None,
+    on_record: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Train `model`'s parameters with SGD on `loss_fn(x, y, rng) -> (loss, logits)`.
 
@@ -115,7 +116,8 @@ def run_sgd(
     `before_epoch(epoch)` runs before each epoch that is trained (0-based; never for epochs a resumed state
     holds). `steps`, when given, is the whole training budget in steps: the schedule spans it and training stops
     after it, within an epoch if need be (a quality-matched control's shorter schedule); else `cfg["epochs"]`
-    whole epochs.
+    whole epochs. `on_record(record)`, when given, receives each epoch's record of the history as it is made
+    (experiment tracking); it must change neither the record nor the model.
     Returns the per-epoch history. Raises DivergenceError on a non-finite loss (and drops the state).
     """
     batch_size = int(cfg["batch_size"])
@@ -153,7 +155,7 @@ def run_sgd(
             _set_rng_state(initial_rng)
             state_path.unlink(missing_ok=True)
             return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
-                           on_epoch_end, state_tag, checkpoint_every, after_backward, before_epoch, steps)
+                           on_epoch_end, state_tag, checkpoint_every, after_backward, before_epoch, steps, on_record)
 
     for epoch in range(start_epoch, epochs):
         if before_epoch is not None:
@@ -185,6 +187,8 @@ def run_sgd(
         history.append(record)
         log.info("%s epoch %d/%d loss %.4f acc %.4f lr %.4g %.2fs", name, epoch + 1, epochs,
                  record["loss"], record["acc"], record["lr"], record["seconds"])
+        if on_record is not None:
+            on_record(record)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
         if state_path is not None and every and (epoch + 1) % every == 0 and epoch + 1 < epochs:
@@ -196,8 +200,9 @@ def run_sgd(
 
 def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, seed: int,
                      state_path: str | Path | None = None, state_tag: str = "", checkpoint_every: int = 1,
-                     steps: int | None = None) -> list[dict]:
-    """Ordinary SGD training: the anchors, held-out models and quality-matched controls (`steps`: see run_sgd)."""
+                     steps: int | None = None, on_record: Callable[[dict], None] | None = None) -> list[dict]:
+    """Ordinary SGD training: the anchors, held-out models and quality-matched controls (`steps`, `on_record`: see
+    run_sgd)."""
 
     speed = Speed.of(cfg)
     forward = speed.forward(speed.prepare(model))
@@ -208,6 +213,6 @@ def train_classifier(name: str, model: nn.Module, train: ImageSet, cfg: dict, se
 
     try:
         return run_sgd(name, model, loss_fn, train, cfg, seed, state_path, state_tag=state_tag,
-                       checkpoint_every=checkpoint_every, steps=steps)
+                       checkpoint_every=checkpoint_every, steps=steps, on_record=on_record)
     finally:
         speed.release(model)

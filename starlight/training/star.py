@@ -121,6 +121,7 @@ def train_star(
     checkpoint_every: int = 1,
     realign_first: bool = False,
     realign_every_epoch: bool = True,
+    on_record: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Train `model` (the star, already initialised) against `anchors` (full state dicts).
 
@@ -128,7 +129,7 @@ def train_star(
     current star at the end of each epoch but the last (unless `realign_every_epoch` is false), and with
     `realign_first` also onto the initial star before the first epoch (as the paper's reference code does). `basis` is whatever the callback uses to say how the
     anchor as trained against relates to the anchor as given (None at first); it is kept with the training
-    state, and `bases`, when given, receives each anchor's final one.
+    state, and `bases`, when given, receives each anchor's final one. `on_record`: see run_sgd.
     """
     if not anchors:
         raise ValueError(f"{name}: star training needs at least one anchor")
@@ -172,7 +173,7 @@ def train_star(
     try:
         history = run_sgd(name, model, loss_fn, train, cfg, seed, state_path, extra_state, load_extra_state,
                           on_epoch_end, state_tag, checkpoint_every, after_backward=point.hand_over_gradients,
-                          before_epoch=before_epoch)
+                          before_epoch=before_epoch, on_record=on_record)
     finally:
         speed.release(model)
     if bases is not None:

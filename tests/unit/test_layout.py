@@ -83,4 +83,4 @@ def test_every_rule_runs_the_script_and_the_job_of_its_name():
     for rule in rules:
         script = (ROOT.parent / "workflow" / "scripts" / f"{rule}.py").read_text()
         assert f"from starlight.jobs.{rule} import {rule}_job" in script, rule
-        assert re.search(rf"^{rule}_job\(", script, re.MULTILINE), rule
+        assert re.search(rf"^\s*{rule}_job\(", script, re.MULTILINE), rule

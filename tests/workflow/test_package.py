@@ -56,7 +56,7 @@ def test_every_subpackage_imports_from_the_installed_copy(installed):
     count, packages = out[1].split(" ", 1)
     assert int(count) > 80
     assert packages == str(["align", "data", "io", "jobs", "measure", "models", "pipeline", "report", "slurm",
-                            "training"])
+                            "tracking", "training"])
 
 
 def test_the_installed_package_runs_the_tiny_workflow_to_the_same_results(installed, tiny_reference, tmp_path):

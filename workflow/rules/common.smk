@@ -10,6 +10,7 @@ from starlight.pipeline import migrate, params, paths, pretrained, protocols
 from starlight.pipeline import recovery, sweep
 from starlight.data import DATASETS, DataError, data_input, data_settings, root_for
 from starlight.pipeline.locks import EarlierJobsRunning, prepare_rerun
+from starlight.tracking import settings as tracking_settings
 
 min_version("9.0")
 
@@ -56,6 +57,11 @@ _EXPANDED = _expanded_config()
 config.clear()
 config.update(_EXPANDED)
 validate(config, "../schemas/config.schema.yaml")
+
+# Tracking that cannot work (its package missing, W&B online without credentials) stops the run before any job.
+TRACKING_PROBLEMS = tracking_settings.problems(config["tracking"])
+if TRACKING_PROBLEMS:
+    stop("invalid config: " + "\n".join(TRACKING_PROBLEMS))
 
 
 def _checked_experiments():
@@ -302,6 +308,19 @@ def all_outputs():
         outs += [
             paths.sweep_file(name, f) for f in ("table.csv", "table.md", "config.yaml")
         ]
+        if tracking_settings.backends(config["tracking"]):
+            outs.append(paths.published(name))
+    return outs
+
+
+def publish_inputs(wildcards):
+    """Every result of the experiment and its variants: publish runs once they are all written."""
+    outs = [
+        paths.sweep_file(wildcards.sweep, f)
+        for f in ("table.csv", "table.md", "config.yaml")
+    ]
+    for v in SWEEPS[wildcards.sweep]:
+        outs += experiment_results(v.name) + [paths.table(v.name, "costs")]
     return outs
 
 
