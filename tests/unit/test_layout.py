@@ -84,3 +84,11 @@ def test_every_rule_runs_the_script_and_the_job_of_its_name():
         script = (ROOT.parent / "workflow" / "scripts" / f"{rule}.py").read_text()
         assert f"from starlight.jobs.{rule} import {rule}_job" in script, rule
         assert re.search(rf"^\s*{rule}_job\(", script, re.MULTILINE), rule
+
+
+def test_no_two_test_files_share_a_name():
+    """tests/ has no __init__.py files: pytest imports each test file by its name, so a name used twice in unit/,
+    workflow/ and cluster/ fails to collect."""
+    names = [p.name for p in (ROOT.parent / "tests").rglob("test_*.py")]
+    assert len(names) > 40
+    assert sorted({n for n in names if names.count(n) > 1}) == []

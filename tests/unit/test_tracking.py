@@ -121,7 +121,7 @@ def test_online_needs_credentials_from_the_environment_or_a_login(tmp_path, monk
 @pytest.mark.parametrize("step", sorted(p.stem for p in (ROOT / "jobs").glob("*.py") if p.stem != "__init__"))
 def test_no_step_but_publish_runs_tracking_code(step):
     """The training scripts hand the jobs a callback; no job imports the tracking code it calls, so no fingerprint
-    but publish's covers it and an edit to it reruns nothing (tests/workflow/test_tracking.py)."""
+    but publish's covers it and an edit to it reruns nothing (tests/workflow/test_tracking_workflow.py)."""
     tracking = [m for m in modules_of(step, {"model": {"name": "mlp"}, "dataset": "fashion_mnist"})
                 if m.startswith("starlight.tracking")]
     backends = ["starlight.tracking", *(f"starlight.tracking.{m}" for m in ("settings", "tensorboard_backend",
