@@ -19,12 +19,13 @@ class WandbRun:
         import wandb
 
         self.wandb = wandb
-        where = {} if os.environ.get("WANDB_DIR") else {"dir": folder}
-        Path(where.get("dir", os.environ.get("WANDB_DIR", "."))).mkdir(parents=True, exist_ok=True)
+        # Absolute: wandb's service process, which writes the run's files, need not share this job's directory.
+        where = Path(os.environ.get("WANDB_DIR") or folder).resolve()
+        where.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(project=settings["project"], entity=settings["entity"], group=group, name=name,
                               job_type=job_type, config=config, mode=settings["mode"], reinit="create_new",
                               settings=wandb.Settings(console="off", x_disable_stats=True, save_code=False,
-                                                      disable_git=True), **where)
+                                                      disable_git=True), dir=str(where))
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)
