@@ -10,15 +10,14 @@ settings never share a file.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 
-from .base import InMemoryDataset
+from .generated import GeneratedDataset
 from .spec import DataError, DatasetSpec
 
 STEM = re.compile(r"synthetic-(\d+)x(\d+)x(\d+)-(\d+)classes-(\d+)train-(\d+)test-seed(\d+)")
@@ -88,7 +87,9 @@ def generate(s: SyntheticSettings) -> dict[str, torch.Tensor]:
 
 
 @dataclass(frozen=True)
-class SyntheticDataset(InMemoryDataset):
+class SyntheticDataset(GeneratedDataset):
+    section: ClassVar[str] = "synthetic"
+    stem_pattern: ClassVar[re.Pattern] = STEM
     settings: SyntheticSettings = SyntheticSettings()
     title: str = "the synthetic dataset"
 
@@ -100,33 +101,11 @@ class SyntheticDataset(InMemoryDataset):
         return DatasetSpec("synthetic", s.shape, s.classes, (0.5,) * s.shape[0], (0.17,) * s.shape[0],
                            s.train_size, s.test_size, val_size=max(1, s.train_size // 10))
 
-    def configured(self, data_cfg: dict) -> SyntheticDataset:
-        return replace(self, settings=SyntheticSettings.from_config(data_cfg.get("synthetic")))
+    def settings_of(self, numbers: list[int]) -> SyntheticSettings:
+        return SyntheticSettings(tuple(numbers[:3]), *numbers[3:])
 
-    @property
-    def file_stem(self) -> str:
-        return self.settings.stem
-
-    def from_stem(self, stem: str) -> SyntheticDataset:
-        match = STEM.fullmatch(stem)
-        if match is None:
-            raise DataError(f"{stem!r} is not a synthetic dataset's file name (expected e.g. "
-                            f"{SyntheticSettings().stem!r})")
-        c, h, w, classes, train, test, seed = map(int, match.groups())
-        return replace(self, settings=SyntheticSettings((c, h, w), classes, train, test, seed))
-
-    def check_available(self, data_root: str | None, allow_download: bool) -> None:
-        """Always available: it is generated."""
-
-    def stage(self, dest: str | Path, data_root: str | None = None, allow_download: bool = False) -> Path:
-        """Nothing to fetch: record the settings the data will be generated from."""
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / "settings.json").write_text(json.dumps(asdict(self.settings)))
-        return dest
-
-    def read(self, staged: str | Path) -> dict[str, torch.Tensor]:
-        return generate(self.settings)
+    def generate(self, settings: SyntheticSettings) -> dict[str, torch.Tensor]:
+        return generate(settings)
 
 
 SYNTHETIC = SyntheticDataset()

@@ -11,14 +11,14 @@ epochs; the models are built for (vocab, length), its own settings
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
-from .base import InMemoryDataset
+from .generated import GeneratedDataset
 from .spec import DataError, DatasetSpec
 from .splits import Splits
 from .tokenize import SPECIALS
@@ -83,7 +83,9 @@ def generate(s: SyntheticTextSettings) -> dict[str, torch.Tensor]:
 
 
 @dataclass(frozen=True)
-class SyntheticTextDataset(InMemoryDataset):
+class SyntheticTextDataset(GeneratedDataset):
+    section: ClassVar[str] = "synthetic_text"
+    stem_pattern: ClassVar[re.Pattern] = STEM
     settings: SyntheticTextSettings = SyntheticTextSettings()
     title: str = "the synthetic text dataset"
 
@@ -93,31 +95,11 @@ class SyntheticTextDataset(InMemoryDataset):
         return DatasetSpec("synthetic_text", (s.vocab, s.length), s.classes, (), (), s.train_size, s.test_size,
                            val_size=max(1, s.train_size // 10), input="tokens")
 
-    def configured(self, data_cfg: dict) -> SyntheticTextDataset:
-        return replace(self, settings=SyntheticTextSettings.from_config(data_cfg.get("synthetic_text")))
+    def settings_of(self, numbers: list[int]) -> SyntheticTextSettings:
+        return SyntheticTextSettings(*numbers)
 
-    @property
-    def file_stem(self) -> str:
-        return self.settings.stem
-
-    def from_stem(self, stem: str) -> SyntheticTextDataset:
-        match = STEM.fullmatch(stem)
-        if match is None:
-            raise DataError(f"{stem!r} is not a synthetic text dataset's file name (expected e.g. "
-                            f"{SyntheticTextSettings().stem!r})")
-        return replace(self, settings=SyntheticTextSettings(*map(int, match.groups())))
-
-    def check_available(self, data_root: str | None, allow_download: bool) -> None:
-        """Always available: it is generated."""
-
-    def stage(self, dest: str | Path, data_root: str | None = None, allow_download: bool = False) -> Path:
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / "settings.json").write_text(json.dumps(asdict(self.settings)))
-        return dest
-
-    def read(self, staged: str | Path) -> dict[str, torch.Tensor]:
-        return generate(self.settings)
+    def generate(self, settings: SyntheticTextSettings) -> dict[str, torch.Tensor]:
+        return generate(settings)
 
     def load_splits(self, path: str | Path, settings) -> Splits:
         raw = torch.load(path, weights_only=True)

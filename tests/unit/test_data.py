@@ -157,7 +157,7 @@ def test_synthetic_file_names_spell_the_settings():
                                 ("test_size", 99), ("seed", 5)]}
     assert len(stems) == 6
     assert data_input("synthetic", {"synthetic": SMALL}, resources="res").path == f"res/{entry.file_stem}.pt"
-    with pytest.raises(DataError, match="not a synthetic dataset's file name"):
+    with pytest.raises(DataError, match="not the synthetic dataset's file name"):
         dataset_from_stem("synthetic-3x32")
 
 

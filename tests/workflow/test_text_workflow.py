@@ -1,5 +1,7 @@
-"""Text through the real `snakemake` command line: the whole DAG on the synthetic text smoke config, and AG News
-missing from its root stopping a run before its first job."""
+"""Text through the real `snakemake` command line: the whole DAG, controls included, on the synthetic text smoke
+config, and AG News missing from its root stopping a run before its first job."""
+
+import json
 
 import pandas as pd
 import pytest
@@ -18,7 +20,9 @@ def test_text_synthetic_config_runs_the_whole_dag(tmp_path):
                      weights_only=True)
     assert raw["train_offsets"].shape == (1201,) and raw["train_ids"].dtype == torch.int32
     barriers = pd.read_csv(res / "barriers.csv")
-    assert barriers["pair_type"].value_counts().to_dict() == {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 2}
+    assert barriers["pair_type"].value_counts().to_dict() == {"star_heldout": 1, "anchor_heldout": 1, "star_anchor": 2,
+                                                              "control_heldout": 1, "merged_heldout": 1,
+                                                              "merged_anchor": 2}
     assert barriers.filter(regex="^(unaligned_)?(train|test)_(loss|acc)_barrier$").notna().all().all()
     # no BatchNorm in a text model: nothing is re-estimated, and the CSVs say so
     assert (barriers["n_bn"] == 0).all()
@@ -28,6 +32,13 @@ def test_text_synthetic_config_runs_the_whole_dag(tmp_path):
     assert (barriers.loc[barriers.pair_type == "star_anchor", "model1_test_acc"] > 0.3).all()
     # aligning the held-out model onto the anchor (one group: the embedding's dimensions) lowers their barrier
     assert pair["test_loss_barrier"] < pair["unaligned_test_loss_barrier"], pair
+    # the controls on text: an ordinary model stopped at the star's train loss (within the 2 % tolerance), and the
+    # anchors merged by weight matching, a model as good as the anchors (the star is worse: its t-averaged loss)
+    control, star = (json.loads((res / "models" / f"{m}.json").read_text()) for m in ("control-k2-0", "star-k2-0"))
+    assert control["matched"] and abs(control["train_loss"] / star["final"]["train_loss"] - 1) <= 0.02, control
+    losses = barriers.groupby("model1")["model1_train_loss"].first()
+    assert losses["merged-k2"] < 0.8 * losses["star-k2-0"], losses
+    assert "Controls: does the star beat" in (res / "table.md").read_text()
     ensembles = pd.read_csv(res / "ensembles.csv")
     assert len(ensembles) > 0 and ensembles.select_dtypes("number").notna().all().all()
     assert yaml.safe_load((res / "config.yaml").read_text())["experiments"]["text_synthetic"]["model"]["name"] == \
