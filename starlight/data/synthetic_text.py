@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import torch
 
 from .generated import GeneratedDataset
 from .spec import DataError, DatasetSpec
-from .splits import Splits
 from .tokenize import SPECIALS
-from .tokens import make_token_splits
+from .tokens import TokenFile
 
 STEM = re.compile(r"synthetic_text-(\d+)vocab-(\d+)len-(\d+)classes-(\d+)train-(\d+)test-seed(\d+)")
 TOPIC = 0.3  # the share of a text's tokens drawn from its class's group
@@ -83,7 +81,7 @@ def generate(s: SyntheticTextSettings) -> dict[str, torch.Tensor]:
 
 
 @dataclass(frozen=True)
-class SyntheticTextDataset(GeneratedDataset):
+class SyntheticTextDataset(TokenFile, GeneratedDataset):
     section: ClassVar[str] = "synthetic_text"
     stem_pattern: ClassVar[re.Pattern] = STEM
     settings: SyntheticTextSettings = SyntheticTextSettings()
@@ -100,11 +98,6 @@ class SyntheticTextDataset(GeneratedDataset):
 
     def generate(self, settings: SyntheticTextSettings) -> dict[str, torch.Tensor]:
         return generate(settings)
-
-    def load_splits(self, path: str | Path, settings) -> Splits:
-        raw = torch.load(path, weights_only=True)
-        return make_token_splits(raw, settings.spec, settings.val_size, settings.split_seed, settings.train_subset,
-                                 settings.test_subset)
 
 
 SYNTHETIC_TEXT = SyntheticTextDataset()

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 
-from .base import DataSettings, InMemoryDataset
+from .base import InMemoryDataset
 from .spec import DataError, DatasetSpec
-from .splits import Splits
 from .tokenize import SPECIALS, build_vocab, encode
-from .tokens import make_token_splits
+from .tokens import TokenFile
 
 STEM = re.compile(r"(\w+)-min(\d+)-max(\d+)")
 
@@ -56,7 +54,7 @@ def encode_splits(train: tuple[list[list[str]], list[int]], test: tuple[list[lis
     return out
 
 
-class TextDataset(InMemoryDataset):
+class TextDataset(TokenFile, InMemoryDataset):
     """A text dataset prepared with the vocabulary its `data.text` settings describe. Subclasses are frozen
     dataclasses with a `settings: TextSettings` field and a `base_spec` (classes, sizes, val_size)."""
 
@@ -82,8 +80,3 @@ class TextDataset(InMemoryDataset):
                             f"{self.file_stem!r})")
         return replace(self, settings=replace(self.settings, min_freq=int(match.group(2)),
                                               max_size=int(match.group(3))))
-
-    def load_splits(self, path: str | Path, settings: DataSettings) -> Splits:
-        raw = torch.load(path, weights_only=True)
-        return make_token_splits(raw, settings.spec, settings.val_size, settings.split_seed, settings.train_subset,
-                                 settings.test_subset)
