@@ -1,5 +1,6 @@
 """Step `publish`: log a finished experiment and each of its variants, from their files, to the tracking backends
-that are on (starlight/tracking), without retraining anything: tracking turned on after a run logs all of it."""
+that are on (starlight/tracking), without retraining anything: tracking turned on after a run logs all of it. The
+experiment's Snakemake HTML report is built first and logged with its result files."""
 
 from __future__ import annotations
 
@@ -14,15 +15,21 @@ import yaml
 from ..io.checkpoint import save_json
 from ..io.phases import phase
 from ..pipeline import paths
+from ..pipeline.html_report import build_report
 from ..tracking import Runs, epoch_metrics, settings
 
 log = logging.getLogger("starlight")
 
 
-def publish_job(tracking: dict, sweep: str, variants: list[str], out_json: str) -> None:
+def publish_job(run_config: dict, sweep: str, variants: list[str], out_json: str, out_report: str,
+                snakefile: str | Path) -> None:
     """One run per variant (`sweep` itself first), named as it, in the group of the experiment: every model's
-    per-epoch history and final metrics, every pair's curve, the tables, and the result files as an artifact.
-    `out_json` records what was published."""
+    per-epoch history and final metrics, every pair's curve, the tables, and the result files as an artifact;
+    the experiment's own run also has `out_report`, the HTML report of the experiment that `snakefile` and
+    `run_config` (the whole run's config, as resolved) describe. `out_json` records what was published."""
+    tracking = run_config["tracking"]
+    with phase("compute"):
+        build_report(out_report, snakefile, run_config, targets=[out_json])
     with phase("load"):
         config = yaml.safe_load(Path(paths.sweep_file(sweep, "config.yaml")).read_text())
     published = [publish_variant(tracking, exp, sweep, config) for exp in variants]
@@ -60,11 +67,12 @@ def publish_variant(tracking: dict, exp: str, sweep: str, config: dict) -> dict:
 
 def result_files(exp: str, sweep: str) -> dict[str, Path]:
     """The experiment's result files (tables, figures, the models' metadata; for the experiment itself also the
-    sweep's table, its report `table.md`, its figures and its config), by their path in its folder."""
+    sweep's table, its report `table.md`, its figures, its config and the HTML report), by their path in its
+    folder."""
     patterns = [paths.table(exp, name) for name in paths.TABLES]
     patterns += [paths.figure(exp, "*", ext) for ext in ("png", "svg")] + [paths.model(exp, "*", "json")]
     if exp == sweep:
         patterns += [paths.sweep_file(sweep, name) for name in ("table.csv", "table.md", "config.yaml")]
-        patterns += [paths.sweep_file(sweep, "figures/sweep/*")]
+        patterns += [paths.sweep_file(sweep, "figures/sweep/*"), paths.report(sweep)]
     folder = Path(paths.experiment(exp))
     return {str(Path(p).relative_to(folder)): Path(p) for pattern in patterns for p in sorted(glob.glob(pattern))}

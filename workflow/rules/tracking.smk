@@ -1,5 +1,5 @@
 # Experiment tracking (docs/tracking.md): with `tracking:` on, rule all also asks for each experiment's
-# published.json, and `publish` logs the finished experiment from its files. Live logging happens inside the
+# published.json, and `publish` logs the finished experiment from its files, with Snakemake's HTML report of it. Live logging happens inside the
 # training jobs; neither is in any rule's params, so turning tracking on plans this rule alone.
 
 
@@ -8,6 +8,7 @@ rule publish:
         publish_inputs,
     output:
         paths.published("{sweep}"),
+        paths.report("{sweep}"),
     log:
         paths.log("{sweep}", "publish"),
     benchmark:
