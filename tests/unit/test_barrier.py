@@ -104,6 +104,33 @@ def test_curve_matches_evaluating_each_interpolated_model(small_splits, cfg):
     assert max(r["loss"] for r in fast) - min(r["loss"] for r in fast) > 1e-3
 
 
+@pytest.fixture(scope="module")
+def text_splits():
+    from starlight.data import configured_dataset, data_settings
+    from starlight.data.tokens import make_token_splits
+
+    data = {"synthetic_text": {"vocab": 60, "length": 12, "train_size": 400, "test_size": 200}}
+    raw = configured_dataset("synthetic_text", data).read("unused")
+    return make_token_splits(raw, data_settings("synthetic_text", data).spec, 100, 0)
+
+
+@pytest.mark.parametrize("cfg", [{"name": "text_bag", "embed_dim": 8},
+                                 {"name": "text_cnn", "embed_dim": 6, "filters": 4}], ids=["text_bag", "text_cnn"])
+def test_curve_on_text_lerps_the_embeddings_outputs_and_reestimates_nothing(text_splits, cfg):
+    """The first-layer shortcut holds for text: the stem is the embedding, linear in its weights, so lerping its
+    outputs (a bag's mean of rows, or the rows themselves) is the interpolated model's embedding. BN re-estimation
+    is skipped because a text model has no BN: there is nothing to re-estimate."""
+    torch.manual_seed(0)
+    model1, model2 = build_model(cfg, (60, 12), 4), build_model(cfg, (60, 12), 4)
+    assert not has_batchnorm(model1)
+    splits = {"train": text_splits.train, "test": text_splits.test}
+    fast = curve(model1, model2, splits, grid(5), None, batch_size=70)
+    slow = _curve_model_by_model(model1, model2, splits, grid(5), None)
+    for f, s in zip(fast, slow, strict=True):
+        assert f["loss"] == pytest.approx(s["loss"], rel=1e-5) and abs(f["accuracy"] - s["accuracy"]) <= 1 / 200
+    assert max(r["loss"] for r in fast) - min(r["loss"] for r in fast) > 1e-3
+
+
 BN_EXPERIMENT = job_experiment({"name": "mlp", "depth": 2, "width": 32, "batchnorm": True})
 
 
