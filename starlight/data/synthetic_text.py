@@ -19,8 +19,8 @@ import torch
 
 from .generated import GeneratedDataset
 from .spec import DataError, DatasetSpec
+from .text import TokenFile
 from .tokenize import SPECIALS
-from .tokens import TokenFile
 
 STEM = re.compile(r"synthetic_text-(\d+)vocab-(\d+)len-(\d+)classes-(\d+)train-(\d+)test-seed(\d+)")
 TOPIC = 0.3  # the share of a text's tokens drawn from its class's group

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 
@@ -76,13 +75,3 @@ def make_token_splits(raw: dict[str, torch.Tensor], spec: DatasetSpec, val_size:
     return Splits(TokenSet(train[train_idx], raw["train_y"][train_idx].clone()),
                   TokenSet(train[val_idx], raw["train_y"][val_idx].clone()),
                   TokenSet(test[test_idx], raw["test_y"][test_idx].clone()), spec)
-
-
-class TokenFile:
-    """What the text datasets' entries share (mixed in before their base class): their prepared file holds token
-    ids, offsets and labels, and their splits are padded token ids."""
-
-    def load_splits(self, path: str | Path, settings) -> Splits:
-        raw = torch.load(path, weights_only=True)
-        return make_token_splits(raw, settings.spec, settings.val_size, settings.split_seed, settings.train_subset,
-                                 settings.test_subset)

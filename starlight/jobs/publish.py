@@ -72,7 +72,7 @@ def result_files(exp: str, sweep: str) -> dict[str, Path]:
     patterns = [paths.table(exp, name) for name in paths.TABLES]
     patterns += [paths.figure(exp, "*", ext) for ext in ("png", "svg")] + [paths.model(exp, "*", "json")]
     if exp == sweep:
-        patterns += [paths.sweep_file(sweep, name) for name in ("table.csv", "table.md", "config.yaml")]
-        patterns += [paths.sweep_file(sweep, "figures/sweep/*"), paths.report(sweep)]
+        patterns += [paths.sweep_file(sweep, name) for name in ("table.csv", "table.md", "config.yaml", "report.html")]
+        patterns += [paths.sweep_file(sweep, "figures/sweep/*")]
     folder = Path(paths.experiment(exp))
     return {str(Path(p).relative_to(folder)): Path(p) for pattern in patterns for p in sorted(glob.glob(pattern))}

@@ -115,11 +115,6 @@ def published(sweep: str) -> str:
     return f"{tracking(sweep)}/published.json"
 
 
-def report(sweep: str) -> str:
-    """Snakemake's HTML report of an experiment and its variants, as rule `publish` built and logged it."""
-    return f"{tracking(sweep)}/report.html"
-
-
 def benchmarks(exp: str) -> str:
     return f"{experiment(exp)}/{BENCHMARKS}"
 

@@ -75,10 +75,10 @@ def test_publish_logs_the_finished_experiment_from_its_files(tracked):
     assert published["backends"] == ["wandb", "tensorboard"]
     assert run["models"] == ["anchor-0", "anchor-1", "anchor-2", "heldout-100", "heldout-101", "star-k2-0"]
     assert run["epochs"] == 2 and run["pairs"] == 10  # SA 2, SH 2, AH 6
-    assert {"table.md", "figures/curves.png", "costs.csv", "models/star-k2-0.json", "tracking/report.html"} <= \
+    assert {"table.md", "figures/curves.png", "costs.csv", "models/star-k2-0.json", "report.html"} <= \
         set(run["files"])
     # Snakemake's HTML report of the experiment, built by the publishing job itself
-    html = (res / "tracking" / "report.html").read_text()
+    html = (res / "report.html").read_text()
     assert all(f"results/tiny/{name}" in html for name in ("figures/curves.png", "summary.csv", "table.csv"))
 
     folder = res / "tracking" / "tensorboard" / "published"
@@ -102,7 +102,7 @@ def test_publish_logs_the_finished_experiment_from_its_files(tracked):
     assert (run.run_group, run.job_type) == ("tiny", "publish")
     [files] = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact" and r.artifact.name == "tiny"]
     assert files.type == "results"
-    assert {"table.md", "figures/curves.png", "models/anchor-1.json", "tracking/report.html"} <= \
+    assert {"table.md", "figures/curves.png", "models/anchor-1.json", "report.html"} <= \
         {e.path for e in files.manifest.contents}
 
 

@@ -8,7 +8,7 @@ rule publish:
         publish_inputs,
     output:
         paths.published("{sweep}"),
-        paths.report("{sweep}"),
+        paths.sweep_file("{sweep}", "report.html"),
     log:
         paths.log("{sweep}", "publish"),
     benchmark:
