@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .base import InMemoryDataset
+from .base import DataSettings, InMemoryDataset
 from .spec import DataError, DatasetSpec
 from .splits import Splits
 from .tokenize import SPECIALS, build_vocab, encode
@@ -29,7 +29,7 @@ class TokenFile:
     """What the entries of text datasets share (mixed in before their base class; the synthetic corpus's too): their
     prepared file holds token ids, offsets and labels, and their splits are padded token ids."""
 
-    def load_splits(self, path: str | Path, settings) -> Splits:
+    def load_splits(self, path: str | Path, settings: DataSettings) -> Splits:
         raw = torch.load(path, weights_only=True)
         return make_token_splits(raw, settings.spec, settings.val_size, settings.split_seed, settings.train_subset,
                                  settings.test_subset)

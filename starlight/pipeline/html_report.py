@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -22,7 +23,7 @@ class ReportError(RuntimeError):
     """`snakemake --report` failed; the message holds the end of its output."""
 
 
-def build_report(out: str | Path, snakefile: str | Path, config: dict, targets: list[str] = (),
+def build_report(out: str | Path, snakefile: str | Path, config: dict, targets: Sequence[str] = (),
                  workdir: str | Path = ".") -> Path:
     """Write the report of the run in `workdir` to `out` (a .html file, or .zip for the report as a folder): of
     the jobs that make `targets` (the run's default target when none)."""

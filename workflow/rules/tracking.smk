@@ -1,6 +1,7 @@
 # Experiment tracking (docs/tracking.md): with `tracking:` on, rule all also asks for each experiment's
-# published.json, and `publish` logs the finished experiment from its files, with Snakemake's HTML report of it. Live logging happens inside the
-# training jobs; neither is in any rule's params, so turning tracking on plans this rule alone.
+# published.json, and `publish` builds the experiment's Snakemake HTML report and logs the finished experiment from
+# its files. Live logging happens inside the training jobs; neither is in any rule's params, so turning tracking on
+# plans this rule alone.
 
 
 rule publish:
