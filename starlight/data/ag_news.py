@@ -11,6 +11,7 @@ basic_english rule (tokenize.py); labels are the class index minus 1 (World, Spo
 from __future__ import annotations
 
 import csv
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from .spec import DataError, DatasetSpec
 from .text import TextDataset, TextSettings, encode_splits
 from .tokenize import basic_english
 
+log = logging.getLogger("starlight")
 FOLDER = "ag_news"
 FILES = ("train.csv", "test.csv")
 SOURCE = ("the AG News CSV release (`ag_news_csv`: train.csv and test.csv, e.g. from "
@@ -80,7 +82,12 @@ class AgNews(TextDataset):
         if folder is None:
             raise DataError(f"{staged} holds no {FOLDER}/ with {', '.join(FILES)}. {self.how_to_provide}")
         n = self.base_spec.n_classes
-        return encode_splits(read_csv(folder / "train.csv", n), read_csv(folder / "test.csv", n), self.settings)
+        train, test = read_csv(folder / "train.csv", n), read_csv(folder / "test.csv", n)
+        release = {"train.csv": self.base_spec.train_size, "test.csv": self.base_spec.test_size}
+        for (name, expected), (_, labels) in zip(release.items(), (train, test)):
+            if len(labels) != expected:  # a cut download, or a subset made on purpose: read, but say so
+                log.warning("%s has %d rows; the release's has %s", folder / name, len(labels), f"{expected:,}")
+        return encode_splits(train, test, self.settings)
 
 
 # 4 classes, 120,000 training and 7,600 test texts; 6,000 held out for validation (the reference's 5 %).

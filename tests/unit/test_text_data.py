@@ -51,12 +51,16 @@ def test_padded_cuts_and_pads_each_text():
 
 
 @pytest.mark.parametrize("layout", ["standard", "own_folder"])
-def test_ag_news_is_read_from_the_release_csv(tmp_path, layout):
+def test_ag_news_is_read_from_the_release_csv(tmp_path, layout, caplog):
     root = tmp_path / "data"
     write_release(root / "ag_news" if layout == "standard" else root)
     entry = configured_dataset("ag_news", {"text": {"max_size": 10, "min_freq": 1, "length": 6}})
     entry.check_available(str(root), False)
-    raw = entry.read(entry.stage(tmp_path / "staged", str(root)))
+    with caplog.at_level("WARNING", logger="starlight"):
+        raw = entry.read(entry.stage(tmp_path / "staged", str(root)))
+    # files shorter than the release are read, and the prepare_data log says so
+    assert [r.getMessage().rsplit("/", 1)[1] for r in caplog.records] == [
+        "train.csv has 5 rows; the release's has 120,000", "test.csv has 1 rows; the release's has 7,600"]
     assert raw["train_y"].tolist() == [2, 0, 1, 3, 2] and raw["test_y"].tolist() == [1]
     vocab = raw["vocab"]
     # "wall" 4 times, "," and "." 3 times each, then five of the seven tokens seen twice, alphabetically
