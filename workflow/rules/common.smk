@@ -300,14 +300,17 @@ def experiment_outputs(wildcards):
     return experiment_results(wildcards.exp)
 
 
+def sweep_results(name):
+    """What an experiment's own folder holds across its variants: the table (rule `sweep`) and the config record."""
+    return [paths.sweep_file(name, f) for f in ("table.csv", "table.md", "config.yaml")]
+
+
 def all_outputs():
     outs = []
     for exp in EXPERIMENTS:
         outs += experiment_results(exp) + [paths.table(exp, "costs")]
     for name in SWEEPS:
-        outs += [
-            paths.sweep_file(name, f) for f in ("table.csv", "table.md", "config.yaml")
-        ]
+        outs += sweep_results(name)
         if tracking_settings.backends(config["tracking"]):
             outs.append(paths.published(name))
     return outs
@@ -315,10 +318,7 @@ def all_outputs():
 
 def publish_inputs(wildcards):
     """Every result of the experiment and its variants: publish runs once they are all written."""
-    outs = [
-        paths.sweep_file(wildcards.sweep, f)
-        for f in ("table.csv", "table.md", "config.yaml")
-    ]
+    outs = sweep_results(wildcards.sweep)
     for v in SWEEPS[wildcards.sweep]:
         outs += experiment_results(v.name) + [paths.table(v.name, "costs")]
     return outs
